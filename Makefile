@@ -1,0 +1,38 @@
+# Two commands a newcomer needs: `make demo` and `make test`.  Everything else is optional.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+OUT ?= demo_output
+
+.PHONY: demo test test-fast lint bench install clean
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || \
+		(echo "installing a C compiler (gcc) for the C export tests"; \
+		 (apt-get update -qq && apt-get install -y -qq gcc) || \
+		 (sudo apt-get update -qq && sudo apt-get install -y -qq gcc))
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m tf_expander_pruning.demo --out $(OUT)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) $(OUT) build *.egg-info

@@ -1,0 +1,282 @@
+"""Spectral analysis of a bipartite weight graph (NumPy/SciPy only, no TensorFlow).
+
+A weight matrix ``B`` of shape ``(m, n)`` is read as a bipartite graph: ``m`` left (input) nodes,
+``n`` right (output) nodes and an edge wherever ``B`` is nonzero.  Its adjacency
+``A = [[0, B], [B^T, 0]]`` has eigenvalues ``+/-`` the singular values of ``B`` (plus zeros), so
+the two numbers the Ramanujan test needs, ``lambda_1`` and ``mu_hat`` (the largest and second
+largest eigenvalue of ``A``), are the two largest singular values of ``B``.  The
+``(m + n) x (m + n)`` adjacency is never built.
+
+Definitions (see DESIGN.md):
+
+* nodes of degree zero are dropped on both sides; ``d_left = edges / m'``,
+  ``d_right = edges / n'`` are the average degrees of what remains;
+* ``bound = sqrt(d_left - 1) + sqrt(d_right - 1)`` (Ramanujan bound of an irregular bipartite
+  graph), defined only when both average degrees are at least 3;
+* ``delta_r = bound - mu_hat``; the graph is Ramanujan iff ``delta_r >= 0``;
+* ``delta_s = 2 sqrt(lambda_1 - 1) - mu_hat`` (spectral gap against the degree bound);
+* ``delta_r_normalized = delta_r / bound``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse
+import scipy.sparse.linalg
+
+__all__ = [
+    "MIN_AVERAGE_DEGREE",
+    "SpectralReport",
+    "analyze",
+    "ramanujan_bound",
+    "top_singular_values",
+    "iterative_mean_delta_r",
+    "as_sparse_graph",
+]
+
+#: The Ramanujan bound is only meaningful when both average degrees are at least this.
+MIN_AVERAGE_DEGREE = 3.0
+
+# Below this many matrix entries a dense SVD is faster and exact; above it use ARPACK.
+_DENSE_SVD_MAX_ENTRIES = 256 * 256
+
+
+@dataclass(frozen=True)
+class SpectralReport:
+    """Result of :func:`analyze`. Degrees are edges per node; spectra are unitless.
+
+    Fields that cannot be defined for the graph (see ``undefined_reason``) are ``None``.
+    """
+
+    n_left: int
+    n_right: int
+    dropped_left: int
+    dropped_right: int
+    edges: int
+    density: float
+    d_left: float | None
+    d_right: float | None
+    lambda1: float | None
+    mu_hat: float | None
+    bound: float | None
+    delta_r: float | None
+    delta_s: float | None
+    delta_r_normalized: float | None
+    is_ramanujan: bool | None
+    undefined_reason: str | None
+    weighted: bool = False
+    spectral_gap: float | None = None
+
+    @property
+    def sparsity(self) -> float:
+        """Fraction of the ``n_left * n_right`` possible edges that are absent."""
+        return 1.0 - self.density
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-Python dict (JSON serialisable)."""
+        return asdict(self)
+
+
+def ramanujan_bound(d_left: float, d_right: float) -> float | None:
+    """Ramanujan bound ``sqrt(d_left - 1) + sqrt(d_right - 1)`` of a bipartite graph.
+
+    Args:
+        d_left, d_right: average left / right degree (edges per node).
+
+    Returns:
+        The bound, or ``None`` when either degree is below 3 (the bound is not meaningful there).
+
+    Raises:
+        ValueError: a degree is negative, NaN or infinite.
+    """
+    for name, value in (("d_left", d_left), ("d_right", d_right)):
+        if value is None or not math.isfinite(float(value)) or float(value) < 0:
+            raise ValueError(f"`{name}` must be a finite, non-negative degree; got {value!r}.")
+    if d_left < MIN_AVERAGE_DEGREE or d_right < MIN_AVERAGE_DEGREE:
+        return None
+    return math.sqrt(d_left - 1.0) + math.sqrt(d_right - 1.0)
+
+
+def _validate(matrix, argument: str = "matrix"):
+    """Return ``matrix`` as a 2-D NumPy array or a SciPy sparse matrix, or raise ValueError."""
+    if scipy.sparse.issparse(matrix):
+        if matrix.ndim != 2:
+            raise ValueError(f"`{argument}` must be 2-D, got shape {matrix.shape}.")
+        data = matrix.tocsr().data
+    else:
+        if hasattr(matrix, "numpy") and callable(matrix.numpy):  # tf.Tensor / tf.Variable
+            matrix = matrix.numpy()
+        try:
+            matrix = np.asarray(matrix)
+        except Exception as error:  # ragged lists etc.
+            raise ValueError(f"`{argument}` must be a 2-D numeric array: {error}") from None
+        if matrix.dtype == object or not (
+            np.issubdtype(matrix.dtype, np.number) or matrix.dtype == bool
+        ):
+            raise ValueError(
+                f"`{argument}` must be a numeric or boolean array, got dtype {matrix.dtype}."
+            )
+        if matrix.ndim != 2:
+            raise ValueError(
+                f"`{argument}` must be a 2-D weight matrix (inputs x outputs), got shape "
+                f"{matrix.shape}. Reshape or slice it first."
+            )
+        data = matrix
+    if matrix.shape[0] == 0 or matrix.shape[1] == 0:
+        raise ValueError(f"`{argument}` has an empty shape {matrix.shape}; nothing to analyse.")
+    if np.issubdtype(np.asarray(data).dtype, np.inexact) and not np.all(np.isfinite(data)):
+        raise ValueError(
+            f"`{argument}` contains NaN or infinite values; the graph is not defined. "
+            "Check the weights for a diverged training run."
+        )
+    return matrix
+
+
+def as_sparse_graph(matrix, *, weighted: bool = False) -> scipy.sparse.csr_matrix:
+    """CSR float64 matrix of the graph: 1.0 per edge, or ``|w|`` per edge when ``weighted``."""
+    matrix = _validate(matrix)
+    csr = scipy.sparse.csr_matrix(matrix, dtype=np.float64 if weighted else None)
+    csr = csr.astype(np.float64)
+    csr.eliminate_zeros()
+    if weighted:
+        csr.data = np.abs(csr.data)
+    else:
+        csr.data = np.ones_like(csr.data)
+    return csr
+
+
+def top_singular_values(
+    matrix, k: int = 2, *, v0: np.ndarray | None = None, return_vector: bool = False
+):
+    """The ``k`` largest singular values of a 2-D matrix, in descending order.
+
+    Missing values (``k > min(shape)``) are 0, which is what the bipartite adjacency has there.
+    Small matrices use a dense SVD; large ones ARPACK on the sparse matrix (``svds``), optionally
+    warm-started with ``v0`` (length ``min(shape)``-side vector from a previous call).
+
+    Returns:
+        ``sigma`` (shape ``(k,)``), or ``(sigma, v)`` with ``v`` a start vector for the next call
+        when ``return_vector`` is true.
+    """
+    m, n = matrix.shape
+    rank_cap = min(m, n)
+    vector = None
+    if m * n <= _DENSE_SVD_MAX_ENTRIES or rank_cap <= k + 1:
+        dense = matrix.toarray() if scipy.sparse.issparse(matrix) else np.asarray(matrix)
+        sigma = scipy.linalg.svdvals(dense.astype(np.float64, copy=False))
+    else:
+        sparse = scipy.sparse.csr_matrix(matrix, dtype=np.float64)
+        if v0 is not None and v0.shape != (rank_cap,):
+            v0 = None
+        try:
+            if return_vector:
+                u, sigma, vt = scipy.sparse.linalg.svds(sparse, k=k, tol=1e-12, v0=v0)
+            else:
+                sigma = scipy.sparse.linalg.svds(
+                    sparse, k=k, tol=1e-12, v0=v0, return_singular_vectors=False
+                )
+                u = vt = None
+        except scipy.sparse.linalg.ArpackNoConvergence:
+            sigma = scipy.linalg.svdvals(sparse.toarray())
+            u = vt = None
+        if u is not None:
+            # svds works on the smaller Gram matrix: its start vector lives on the smaller side.
+            order = np.argsort(sigma)[::-1]
+            side = u if m <= n else vt.T
+            vector = side[:, order].sum(axis=1)
+    sigma = np.sort(np.asarray(sigma, dtype=np.float64))[::-1][:k]
+    if sigma.shape[0] < k:
+        sigma = np.concatenate([sigma, np.zeros(k - sigma.shape[0])])
+    sigma = np.maximum(sigma, 0.0)
+    return (sigma, vector) if return_vector else sigma
+
+
+def _drop_isolated(graph: scipy.sparse.csr_matrix):
+    left_degree = np.diff(graph.indptr)
+    right_degree = np.bincount(graph.indices, minlength=graph.shape[1])
+    keep_left = np.flatnonzero(left_degree)
+    keep_right = np.flatnonzero(right_degree)
+    return graph[keep_left][:, keep_right], keep_left, keep_right
+
+
+def analyze(matrix, *, weighted: bool = False, v0: np.ndarray | None = None) -> SpectralReport:
+    """Ramanujan analysis of the bipartite graph of a weight matrix or mask.
+
+    Args:
+        matrix: 2-D array or SciPy sparse matrix of shape ``(m, n)`` = (inputs, outputs).
+            A nonzero entry is an edge.
+        weighted: use ``|w|`` of the edges instead of 1 for the spectrum (degrees and the bound
+            still count edges).
+        v0: optional warm-start vector for the singular value solver.
+
+    Returns:
+        A :class:`SpectralReport`.  When an average degree is below 3 or the graph is empty the
+        bound, ``delta_r`` and ``is_ramanujan`` are ``None`` and ``undefined_reason`` says why.
+
+    Raises:
+        ValueError: NaN/inf entries, a rank other than 2, or an empty shape.
+    """
+    graph = as_sparse_graph(matrix, weighted=weighted)
+    m, n = graph.shape
+    edges = int(graph.nnz)
+    density = edges / float(m * n)
+    if edges == 0:
+        return SpectralReport(
+            n_left=m, n_right=n, dropped_left=m, dropped_right=n, edges=0, density=0.0,
+            d_left=None, d_right=None, lambda1=None, mu_hat=None, bound=None, delta_r=None,
+            delta_s=None, delta_r_normalized=None, is_ramanujan=None,
+            undefined_reason="empty graph (every weight is pruned)", weighted=weighted,
+            spectral_gap=None,
+        )
+    core, keep_left, keep_right = _drop_isolated(graph)
+    m_core, n_core = core.shape
+    d_left = edges / m_core
+    d_right = edges / n_core
+    lambda1, mu_hat = (float(s) for s in top_singular_values(core, 2, v0=v0))
+    bound = ramanujan_bound(d_left, d_right)
+    if bound is None:
+        low = [
+            f"{side} average degree {d:.2f} < 3"
+            for side, d in (("left", d_left), ("right", d_right))
+            if d < MIN_AVERAGE_DEGREE
+        ]
+        reason = " and ".join(low) + " (the Ramanujan bound needs both >= 3)"
+        delta_r = normalized = is_ramanujan = None
+    else:
+        reason = None
+        delta_r = bound - mu_hat
+        normalized = delta_r / bound
+        is_ramanujan = bool(delta_r >= 0.0)
+    delta_s = 2.0 * math.sqrt(lambda1 - 1.0) - mu_hat if lambda1 >= 1.0 else None
+    return SpectralReport(
+        n_left=m, n_right=n, dropped_left=m - m_core, dropped_right=n - n_core, edges=edges,
+        density=density, d_left=d_left, d_right=d_right, lambda1=lambda1, mu_hat=mu_hat,
+        bound=bound, delta_r=delta_r, delta_s=delta_s, delta_r_normalized=normalized,
+        is_ramanujan=is_ramanujan, undefined_reason=reason, weighted=weighted,
+        spectral_gap=lambda1 - mu_hat,
+    )
+
+
+def iterative_mean_delta_r(matrix, *, min_group_size: int = 3) -> float | None:
+    """Iterative-mean ``Delta_r`` for irregular graphs.
+
+    Left nodes are grouped by degree; each group of at least ``min_group_size`` nodes forms a
+    left-regular subgraph (with its isolated right nodes dropped) whose ``Delta_r`` is computed.
+    Returns the mean over the groups where ``Delta_r`` is defined, or ``None`` if there is none.
+    """
+    graph = as_sparse_graph(matrix)
+    left_degree = np.diff(graph.indptr)
+    values = []
+    for degree in np.unique(left_degree[left_degree > 0]):
+        rows = np.flatnonzero(left_degree == degree)
+        if rows.size < min_group_size:
+            continue
+        delta_r = analyze(graph[rows]).delta_r
+        if delta_r is not None:
+            values.append(delta_r)
+    return float(np.mean(values)) if values else None
