@@ -1,0 +1,109 @@
+"""``tf-expander reproduce``: the paper's iterative-pruning experiment on one data set and cell.
+
+Example::
+
+    tf-expander reproduce --dataset digits --cell lstm --seeds 3 --out results/digits-lstm
+
+writes ``config.json``, ``rounds.csv``, ``graphs.csv``, ``summary.json``, ``summary.md`` and the
+PNG plots listed in :data:`tf_expander_pruning.experiments.OUTPUT_FILES` to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+HELP = "Reproduce the paper: iterative magnitude pruning with per-round spectra, noise, plots."
+
+_DEFAULT_NOISE = ["gaussian:0.3", "salt_pepper:0.1"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the ``reproduce`` options on ``parser``."""
+    from tf_expander_pruning.datasets import DATASETS
+    from tf_expander_pruning.experiments import CELLS, VARIANTS
+
+    parser.add_argument("--dataset", default="digits", choices=DATASETS,
+                        help="data set (digits is embedded; the others need TFDS data)")
+    parser.add_argument("--cell", default="lstm", choices=tuple(CELLS), help="recurrent cell")
+    parser.add_argument("--units", type=int, default=64, help="hidden units (default 64)")
+    parser.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1)")
+    parser.add_argument("--rounds", type=int, default=10,
+                        help="pruning rounds; sparsity after k rounds is 1 - 0.8**k")
+    parser.add_argument("--prune-fraction", type=float, default=0.2,
+                        help="share of the remaining weights pruned per round (default 0.2)")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=tuple(VARIANTS),
+                        help="both = W_xh and W_hh, kernel = W_xh only, recurrent = W_hh only, "
+                        "random = random masks of the same density (control)")
+    parser.add_argument("--dense-epochs", type=int, default=30)
+    parser.add_argument("--finetune-epochs", type=int, default=3,
+                        help="epochs of fine-tuning after each round (masks held)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--learning-rate", type=float, default=3e-3)
+    parser.add_argument("--finetune-learning-rate", type=float, default=1e-3)
+    parser.add_argument("--noise", nargs="*", default=_DEFAULT_NOISE, metavar="KIND:LEVEL[:SEED]",
+                        help="noisy test sets, e.g. gaussian:0.3 salt_pepper:0.1 (none: --noise)")
+    parser.add_argument("--data-dir", default=None, help="TFDS data directory")
+    parser.add_argument("--max-train", type=int, default=None,
+                        help="use at most this many training examples")
+    parser.add_argument("--max-test", type=int, default=None,
+                        help="use at most this many test examples")
+    parser.add_argument("--no-unrolled", action="store_true",
+                        help="skip the unrolled-graph analysis")
+    parser.add_argument("--no-plots", action="store_true", help="write CSV/JSON only")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--out", default="results", help="output directory (created)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the experiment described by ``args``; returns 0 on success."""
+    from tf_expander_pruning import experiments
+
+    config = experiments.ExperimentConfig(
+        dataset=args.dataset,
+        cell=args.cell,
+        units=args.units,
+        seeds=args.seeds,
+        rounds=args.rounds,
+        prune_fraction=args.prune_fraction,
+        variants=tuple(dict.fromkeys(args.variants)),
+        dense_epochs=args.dense_epochs,
+        finetune_epochs=args.finetune_epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        finetune_learning_rate=args.finetune_learning_rate,
+        noise=tuple(args.noise or ()),
+        data_dir=args.data_dir,
+        max_train=args.max_train,
+        max_test=args.max_test,
+        unrolled=not args.no_unrolled,
+    ).validate()
+    start = time.time()
+
+    def log(message: str) -> None:
+        if not args.quiet:
+            from tqdm.auto import tqdm
+
+            tqdm.write(message, file=sys.stderr)
+
+    result = experiments.run_experiment(config, progress=not args.quiet, log=log)
+    paths = experiments.save_results(result, args.out)
+    if not args.no_plots:
+        paths += experiments.plot_results(result, args.out)
+    both = result.summary["variants"].get("both") or next(iter(result.summary["variants"].values()))
+    aggregate = both["aggregate"]
+    knee = aggregate["knee_sparsity"]
+    dense = aggregate["dense_accuracy"]["mean"]
+    print(f"dense accuracy {100 * dense:.1f} %; accuracy knee (> 2 points lost) at "
+          + (f"{100 * knee['mean']:.1f} % sparsity" if knee["mean"] is not None
+             else "no round within the sparsities run"))
+    for weight in ("kernel", "recurrent"):
+        entry = aggregate.get(f"{weight}/delta_r_concat")
+        if entry:
+            where = (f"{100 * entry['sparsity_mean']:.1f} %" if entry["sparsity_mean"] is not None
+                     else "never")
+            print(f"{experiments.ROLE_NAMES[weight]}: Delta_r < 0 first at {where} "
+                  f"({entry['seeds_failed']}/{len(both['per_seed'])} seeds)")
+    print(f"wrote {len(paths)} files to {args.out} in {time.time() - start:.0f} s")
+    return 0
