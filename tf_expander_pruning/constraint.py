@@ -1,0 +1,507 @@
+"""``RamanujanConstraint``: prune each recurrent weight graph only while it stays an expander.
+
+Use it with a model from :func:`~tf_expander_pruning.pruning.prune_rnn` and TF-MOT's
+``UpdatePruningStep``::
+
+    model = prune_rnn(dense_model, GeometricSchedule(rate=0.2, frequency=20))
+    model.compile(...)
+    constraint = RamanujanConstraint()
+    model.fit(x, y, callbacks=[tfmot.sparsity.keras.UpdatePruningStep(), constraint])
+    print(constraint.summary())
+
+How it works: every pruned matrix has a ``mask_updates`` counter that the wrapper's traced train
+step increments whenever it recomputes that matrix's mask.  After each batch the callback reads
+the counters (a few scalar reads), and for each matrix whose mask changed it analyses the new
+mask (:func:`tf_expander_pruning.spectral.analyze`, the whole matrix or each gate).  A passing
+mask is copied into the wrapper's ``good_mask`` variable.  A failing one is frozen: the
+wrapper's ``frozen`` flag (read by that matrix's schedule inside the ``tf.function``) is set, the
+mask is set back to ``good_mask`` and the weights it removes are zeroed.  All of that state is in
+wrapper weights, so it is saved with the model and restored by ``BackupAndRestore``; the callback
+itself only keeps the history.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import logging
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from tf_expander_pruning.keras_compat import keras, tf
+
+# isort: split
+from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper import (
+    PruneLowMagnitude,
+)
+
+from tf_expander_pruning.pruning import (
+    PrunedWeight,
+    PruneRecurrent,
+    _check_roles,
+    _walk_layers,
+    pruned_weights,
+)
+from tf_expander_pruning.spectral import SpectralReport, analyze
+
+__all__ = ["RamanujanConstraint", "HISTORY_FIELDS", "UNDEFINED_POLICIES", "CRITERIA"]
+
+logger = logging.getLogger(__name__)
+
+#: Columns of :attr:`RamanujanConstraint.history` records and of ``to_csv``.
+HISTORY_FIELDS = (
+    "step", "epoch", "layer", "role", "gate", "sparsity", "d_left", "d_right", "lambda1",
+    "mu_hat", "bound", "delta_r", "delta_s", "passed", "frozen",
+)
+
+#: Named criteria: which report field must be >= ``margin``.
+CRITERIA = {"ramanujan": "delta_r", "spectral_gap": "delta_s"}
+
+#: What to do with a graph whose criterion is undefined (average degree < 3, empty graph).
+UNDEFINED_POLICIES = ("fail", "pass", "skip", "ignore")
+
+_CRITERION_WORDS = {"ramanujan": "the Ramanujan property", "spectral_gap": "its spectral gap"}
+_SYMBOL = {"delta_r": "Delta_r", "delta_s": "Delta_s"}
+
+
+def _fmt(value, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+class RamanujanConstraint(keras.callbacks.Callback):
+    """Freeze each pruned recurrent weight graph when it stops being a Ramanujan expander.
+
+    Args:
+        criterion: ``"ramanujan"`` (pass while ``Delta_r >= margin``), ``"spectral_gap"``
+            (``Delta_s >= margin``) or a callable ``f(report: SpectralReport) -> bool | None``
+            (``None`` = undefined).
+        margin: threshold of the criterion (same unit as ``Delta_r``/``Delta_s``).
+        roles: the matrices to check, ``"W_xh"`` and/or ``"W_hh"``; unchecked pruned matrices
+            follow their schedule to the end.
+        per_gate: check each gate's column block of an LSTM (i, f, c, o) / GRU (z, r, h) as its
+            own graph; the matrix fails when any gate fails.
+        undefined: when the criterion is undefined for a graph (an average degree below 3, or
+            every weight pruned): ``"fail"`` treats it as a failure (freeze and roll back);
+            ``"pass"`` as a pass (the mask becomes the new rollback point); ``"skip"`` (alias
+            ``"ignore"``) neither: pruning goes on, but the rollback point stays at the last
+            mask that passed on a defined bound.
+        restore_last_good_mask: on failure roll the mask back to the last passing one (and zero
+            the weights it removes); if False the failing mask is frozen as it is.
+        stop_training_when_all_frozen: set ``model.stop_training`` once every checked matrix
+            is frozen.
+        log_dir: write TensorBoard scalars (``<layer>/<role>[/<gate>]/delta_r``, ``.../delta_s``,
+            ``.../sparsity``, ``.../passed``) per check to this directory.
+        verbose: 0 silent, 1 one line per freeze, 2 also one line per check.
+
+    Attributes:
+        history: list of dicts, one per graph checked (per gate with ``per_gate``), with keys
+            :data:`HISTORY_FIELDS`.  ``sparsity`` is the checked graph's (gate's) sparsity;
+            ``passed`` is True/False, or None for an undefined graph under ``undefined="skip"``;
+            ``frozen`` is True on the records of the check that froze the matrix.
+        messages: the freeze log lines.
+    """
+
+    def __init__(
+        self,
+        criterion: str | Callable[[SpectralReport], bool | None] = "ramanujan",
+        margin: float = 0.0,
+        roles: Sequence[str] = ("W_xh", "W_hh"),
+        per_gate: bool = False,
+        undefined: str = "fail",
+        restore_last_good_mask: bool = True,
+        stop_training_when_all_frozen: bool = False,
+        log_dir: str | None = None,
+        verbose: int = 1,
+    ) -> None:
+        super().__init__()
+        if not callable(criterion) and criterion not in CRITERIA:
+            raise ValueError(
+                f"Unknown criterion {criterion!r}. Use 'ramanujan' (Delta_r >= margin), "
+                "'spectral_gap' (Delta_s >= margin) or a callable taking a SpectralReport and "
+                "returning True (pass), False (fail) or None (undefined)."
+            )
+        if undefined not in UNDEFINED_POLICIES:
+            raise ValueError(
+                f"Unknown undefined={undefined!r}. Use 'fail' (an undefined bound freezes the "
+                "matrix), 'pass' (it counts as passing) or 'skip'/'ignore' (keep pruning "
+                "without moving the rollback point)."
+            )
+        margin = float(margin)
+        if not math.isfinite(margin):
+            raise ValueError(f"`margin` must be a finite number, got {margin!r}.")
+        self.criterion = criterion
+        self.margin = margin
+        self.roles = _check_roles(roles)
+        self.per_gate = bool(per_gate)
+        self.undefined = "skip" if undefined == "ignore" else undefined
+        self.restore_last_good_mask = bool(restore_last_good_mask)
+        self.stop_training_when_all_frozen = bool(stop_training_when_all_frozen)
+        self.log_dir = None if log_dir is None else str(log_dir)
+        self.verbose = int(verbose)
+        self.history: list[dict[str, Any]] = []
+        self.messages: list[str] = []
+        self._reset_runtime()
+
+    # ------------------------------------------------------------------ state handling
+    def _reset_runtime(self) -> None:
+        self._entries: list[PrunedWeight] = []
+        self._counters: list[int] = []
+        self._ready = False
+        self._epoch = 0
+        self._writer = None
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments (``criterion`` may be a callable)."""
+        return {
+            "criterion": self.criterion, "margin": self.margin, "roles": list(self.roles),
+            "per_gate": self.per_gate, "undefined": self.undefined,
+            "restore_last_good_mask": self.restore_last_good_mask,
+            "stop_training_when_all_frozen": self.stop_training_when_all_frozen,
+            "log_dir": self.log_dir, "verbose": self.verbose,
+        }
+
+    def __deepcopy__(self, memo):
+        # keras-tuner deep-copies callbacks. The model, variables and summary writer belong to
+        # one run and cannot (and must not) be copied: the copy gets the settings and history.
+        clone = type(self)(**self.get_config())
+        clone.history = copy.deepcopy(self.history, memo)
+        clone.messages = list(self.messages)
+        return clone
+
+    # ------------------------------------------------------------------ Keras hooks
+    def on_train_begin(self, logs=None) -> None:
+        self._reset_runtime()
+        model = self.model
+        entries = [p for p in pruned_weights(model) if p.role in self.roles]
+        if not entries:
+            plain = [
+                layer.name for layer in _walk_layers(model)
+                if isinstance(layer, PruneLowMagnitude) and not isinstance(layer, PruneRecurrent)
+            ]
+            wrappers = [
+                layer.name for layer in _walk_layers(model) if isinstance(layer, PruneRecurrent)
+            ]
+            if wrappers:
+                hint = (
+                    f"the pruned layers {wrappers} prune none of the checked roles "
+                    f"{list(self.roles)}; pass matching `roles` to RamanujanConstraint."
+                )
+            elif plain:
+                hint = (
+                    f"layers {plain} are wrapped by TF-MOT's prune_low_magnitude, which drives "
+                    "all of a layer's weights from one schedule and cannot freeze them one by "
+                    "one. Prune the dense model with tf_expander_pruning.prune_rnn instead."
+                )
+            else:
+                hint = (
+                    "prune the model first: model = prune_rnn(model, GeometricSchedule()) "
+                    "(SimpleRNN/LSTM/GRU/Bidirectional layers)."
+                )
+            raise ValueError(f"RamanujanConstraint: model has no pruned recurrent layer: {hint}")
+        unbuilt = [p for p in pruned_weights(model) if p.mask is None]
+        if unbuilt:  # pragma: no cover - pruned_weights is empty for unbuilt wrappers
+            raise ValueError("Build the model before training with RamanujanConstraint.")
+        self._entries = entries
+        self._warn_frequency(entries)
+        if self.log_dir is not None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+
+    def _warn_frequency(self, entries) -> None:
+        # TF-MOT's default frequency=100 silently never prunes a small data set.
+        params = self.params or {}
+        steps, epochs = params.get("steps"), params.get("epochs")
+        if not steps or not epochs:
+            return
+        total = int(steps) * int(epochs)
+        for entry in entries:
+            base = entry.schedule.base_schedule
+            frequency = getattr(base, "frequency", None)
+            begin = getattr(base, "begin_step", 0) or 0
+            if frequency and begin + frequency > total:
+                logger.warning(
+                    "%s: the schedule updates the mask every %d steps from step %d, but this "
+                    "fit runs only %d steps (%d per epoch): the mask will not change. Use a "
+                    "schedule frequency of about steps_per_epoch (%d) or less.",
+                    entry.name, frequency, begin, total, steps, steps,
+                )
+                return
+
+    def _initialise(self) -> None:
+        # Deferred to the first batch: every callback's on_train_begin has run by then, so
+        # UpdatePruningStep has set the step and BackupAndRestore has restored the variables.
+        wrappers = {id(e.wrapper): e.wrapper for e in self._entries}
+        for wrapper in wrappers.values():
+            if int(wrapper.pruning_step.numpy()) < 0:
+                raise ValueError(
+                    "RamanujanConstraint needs TF-MOT's UpdatePruningStep callback, which was "
+                    "not run: model.fit(..., callbacks=[tfmot.sparsity.keras.UpdatePruningStep(), "
+                    "RamanujanConstraint()])."
+                )
+        self._counters = [int(e.mask_updates.numpy()) for e in self._entries]
+        self._ready = True
+
+    def on_epoch_begin(self, epoch, logs=None) -> None:
+        self._epoch = int(epoch)
+
+    def on_train_batch_begin(self, batch, logs=None) -> None:
+        if not self._ready:
+            self._initialise()
+
+    def on_train_batch_end(self, batch, logs=None) -> None:
+        if not self._ready:
+            return
+        # One scalar read per checked matrix: the only per-batch cost when no mask changed.
+        counters = [int(e.mask_updates.numpy()) for e in self._entries]
+        changed = [
+            index for index, (new, old) in enumerate(zip(counters, self._counters, strict=True))
+            if new != old
+        ]
+        self._counters = counters
+        if changed:
+            self.check(indices=changed)
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        if self._writer is not None:
+            self._writer.flush()
+
+    def on_train_end(self, logs=None) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    # ------------------------------------------------------------------ the check
+    def _verdict(self, report: SpectralReport) -> bool | None:
+        """True pass, False fail, None undefined (before the ``undefined`` policy)."""
+        if callable(self.criterion):
+            result = self.criterion(report)
+            return None if result is None else bool(result)
+        value = getattr(report, CRITERIA[self.criterion])
+        if value is None or (self.criterion == "ramanujan" and report.bound is None):
+            return None
+        return bool(value >= self.margin)
+
+    def _apply_policy(self, verdict: bool | None) -> bool | None:
+        if verdict is not None:
+            return verdict
+        return {"fail": False, "pass": True, "skip": None}[self.undefined]
+
+    def _graphs(self, entry: PrunedWeight, mask: np.ndarray):
+        gates = entry.gates if self.per_gate else ()
+        if not gates:
+            return [(None, mask)]
+        units = entry.cell.units
+        return [(g, mask[:, k * units:(k + 1) * units]) for k, g in enumerate(gates)]
+
+    def check(self, indices: Sequence[int] | None = None) -> list[dict[str, Any]]:
+        """Analyse the current masks now (all checked matrices, or ``indices`` of them).
+
+        Called automatically after every mask update; frozen matrices are skipped.  Returns
+        the new history records.
+        """
+        if not self._entries:
+            raise ValueError("RamanujanConstraint.check() is only available during model.fit().")
+        indices = range(len(self._entries)) if indices is None else indices
+        records, failed = [], []
+        for index in indices:
+            entry = self._entries[index]
+            if bool(entry.frozen.numpy()):
+                continue
+            mask = np.asarray(entry.mask.numpy())
+            step = int(entry.wrapper.pruning_step.numpy())
+            rows, outcomes, worst = [], [], None
+            for gate, graph in self._graphs(entry, mask):
+                report = analyze(graph)
+                outcome = self._apply_policy(self._verdict(report))
+                outcomes.append(outcome)
+                if outcome is False and worst is None:
+                    worst = (gate, report)
+                rows.append({
+                    "step": step, "epoch": self._epoch, "layer": entry.layer,
+                    "role": entry.role, "gate": gate, "sparsity": float(report.sparsity),
+                    "d_left": report.d_left, "d_right": report.d_right,
+                    "lambda1": report.lambda1, "mu_hat": report.mu_hat, "bound": report.bound,
+                    "delta_r": report.delta_r, "delta_s": report.delta_s, "passed": outcome,
+                    "frozen": False,
+                })
+            if any(outcome is False for outcome in outcomes):
+                failed.append((entry, mask, step, worst))
+                for row in rows:
+                    row["frozen"] = True
+            elif all(outcome is True for outcome in outcomes):
+                entry.good_mask.assign(entry.mask)  # the new rollback point
+            records.extend(rows)
+            if self.verbose >= 2:
+                for row in rows:
+                    print(self._check_line(row))
+        for entry, mask, step, worst in failed:
+            self._freeze(entry, mask, step, worst)
+        self.history.extend(records)
+        self._write_summaries(records)
+        if (
+            self.stop_training_when_all_frozen and self._entries and self.model is not None
+            and all(bool(e.frozen.numpy()) for e in self._entries)
+        ):
+            self._say("RamanujanConstraint: every checked weight graph is frozen; stopping.")
+            self.model.stop_training = True
+        return records
+
+    def _freeze(self, entry: PrunedWeight, mask: np.ndarray, step: int, worst) -> None:
+        failed_sparsity = 1.0 - float(np.count_nonzero(mask)) / mask.size
+        entry.frozen.assign(True)
+        entry.frozen_step.assign(step)
+        if self.restore_last_good_mask:
+            entry.mask.assign(entry.good_mask)
+            # Zero what the restored mask removes (the weights were masked already, so this is
+            # the same as weights * good_mask; re-applying all masks of the wrapper is cheap).
+            entry.wrapper.pruning_obj.weight_mask_op()
+        else:
+            entry.good_mask.assign(entry.mask)
+        kept = np.asarray(entry.mask.numpy())
+        frozen_sparsity = 1.0 - float(np.count_nonzero(kept)) / kept.size
+        gate, report = worst
+        self._say(self._freeze_line(entry, gate, report, failed_sparsity, frozen_sparsity))
+
+    def _freeze_line(self, entry, gate, report, failed_sparsity, frozen_sparsity) -> str:
+        where = entry.role + (f" gate {gate}" if gate else "")
+        if callable(self.criterion):
+            what = f"the criterion {getattr(self.criterion, '__name__', 'callable')}"
+            field = "delta_r"
+        else:
+            what = _CRITERION_WORDS[self.criterion]
+            field = CRITERIA[self.criterion]
+        value = getattr(report, field)
+        if value is None or (field == "delta_r" and report.bound is None):
+            detail = f"{_SYMBOL[field]} undefined: {report.undefined_reason or 'no bound'}"
+        else:
+            detail = f"{_SYMBOL[field]}={value:.2f}"
+        return (
+            f"{entry.layer}: {where} lost {what} at sparsity {failed_sparsity:.2f} ({detail}); "
+            f"frozen at {frozen_sparsity:.2f}"
+        )
+
+    @staticmethod
+    def _check_line(row) -> str:
+        gate = f"/{row['gate']}" if row["gate"] else ""
+        return (
+            f"{row['layer']}: {row['role']}{gate} step {row['step']} sparsity "
+            f"{row['sparsity']:.2f} Delta_r={_fmt(row['delta_r'], 2)} passed={row['passed']}"
+        )
+
+    def _say(self, line: str) -> None:
+        self.messages.append(line)
+        logger.info(line)
+        if self.verbose >= 1:
+            print(line)
+
+    def _write_summaries(self, records) -> None:
+        if self._writer is None or not records:
+            return
+        with self._writer.as_default():
+            for row in records:
+                gate = f"/{row['gate']}" if row["gate"] else ""
+                prefix = f"{row['layer']}/{row['role']}{gate}"
+                for key in ("delta_r", "delta_s", "sparsity"):
+                    if row[key] is not None:
+                        tf.summary.scalar(f"{prefix}/{key}", row[key], step=row["step"])
+                if row["passed"] is not None:
+                    tf.summary.scalar(f"{prefix}/passed", float(row["passed"]), step=row["step"])
+
+    # ------------------------------------------------------------------ results
+    def _current_entries(self) -> list[PrunedWeight]:
+        if self._entries:
+            return self._entries
+        if self.model is None:
+            return []
+        return [p for p in pruned_weights(self.model) if p.role in self.roles]
+
+    @property
+    def frozen_layers(self) -> dict[str, list[str]]:
+        """``{layer: [frozen roles]}`` for layers with at least one frozen matrix.
+
+        Read from the model's ``frozen`` variables, so it is right after loading or resuming.
+        """
+        frozen: dict[str, list[str]] = {}
+        for entry in self._current_entries():
+            if bool(entry.frozen.numpy()):
+                frozen.setdefault(entry.layer, []).append(entry.role)
+        return frozen
+
+    def results(self) -> list[dict[str, Any]]:
+        """Current state of every checked matrix, one dict each (for reports and ``make demo``).
+
+        Keys: ``layer``, ``role``, ``shape``, ``sparsity`` (now), ``delta_r``, ``delta_s``,
+        ``is_ramanujan`` (of the current mask, whole matrix), ``frozen``, ``frozen_step``
+        (pruning step of the freeze, None if not frozen), ``frozen_sparsity`` (sparsity kept
+        after the rollback), ``failed_sparsity`` (sparsity of the mask that failed, from the
+        history of this callback), ``checks`` (number of checks recorded).
+        """
+        rows = []
+        for entry in self._current_entries():
+            mask = np.asarray(entry.mask.numpy())
+            report = analyze(mask)
+            frozen = bool(entry.frozen.numpy())
+            sparsity = 1.0 - float(np.count_nonzero(mask)) / mask.size
+            mine = [
+                r for r in self.history if r["layer"] == entry.layer and r["role"] == entry.role
+            ]
+            failed = [r for r in mine if r["frozen"]]
+            failed_sparsity = None
+            if failed:
+                failed_mask_sparsity = [r["sparsity"] for r in failed if r["gate"] is None]
+                failed_sparsity = (
+                    failed_mask_sparsity[-1] if failed_mask_sparsity
+                    else float(np.mean([r["sparsity"] for r in failed]))
+                )
+            rows.append({
+                "layer": entry.layer, "role": entry.role, "shape": tuple(mask.shape),
+                "sparsity": sparsity, "delta_r": report.delta_r, "delta_s": report.delta_s,
+                "is_ramanujan": report.is_ramanujan, "frozen": frozen,
+                "frozen_step": int(entry.frozen_step.numpy()) if frozen else None,
+                "frozen_sparsity": sparsity if frozen else None,
+                "failed_sparsity": failed_sparsity,
+                "checks": len({r["step"] for r in mine}),
+            })
+        return rows
+
+    def summary(self, print_fn: Callable[[str], Any] | None = None) -> str:
+        """A table of :meth:`results` (one line per checked matrix); printed if ``print_fn``."""
+        header = ("Layer", "Role", "Sparsity", "Delta_r", "Delta_s", "Checks", "Status")
+        lines = [header]
+        for row in self.results():
+            if row["frozen"]:
+                status = f"frozen at step {row['frozen_step']}"
+                if row["failed_sparsity"] is not None:
+                    status += f" (failed at {row['failed_sparsity']:.2f})"
+            else:
+                status = "pruning" if row["is_ramanujan"] is not False else "not Ramanujan"
+            lines.append((
+                row["layer"], row["role"], f"{row['sparsity']:.3f}", _fmt(row["delta_r"]),
+                _fmt(row["delta_s"]), str(row["checks"]), status,
+            ))
+        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+        rendered = [
+            "  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip()
+            for line in lines
+        ]
+        rule = "-" * len(rendered[0])
+        text = "\n".join([rendered[0], rule, *rendered[1:]])
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    def to_csv(self, path) -> str:
+        """Write :attr:`history` to ``path`` (columns :data:`HISTORY_FIELDS`); returns the path.
+
+        Undefined numbers are empty cells.
+        """
+        path = str(path)
+        with open(path, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=HISTORY_FIELDS)
+            writer.writeheader()
+            for row in self.history:
+                writer.writerow({k: ("" if row[k] is None else row[k]) for k in HISTORY_FIELDS})
+        return path
+
