@@ -56,6 +56,8 @@ __all__ = [
     "compact",
     "deployment_table",
     "list_ops",
+    "measure_tflm_arena",
+    "parameter_counts",
     "tflm_supported_ops",
     "quantization_of",
     "strip",
@@ -890,3 +892,330 @@ def to_c_array(tflite_bytes: bytes, name: str) -> CArray:
         f"const unsigned int {name}_len = {len(data)};\n"
     )
     return CArray(name=name, header=header, source=source, length=len(data))
+
+
+# --------------------------------------------------------------------------------------------
+# compact: physically remove hidden units that pruning disconnected
+# --------------------------------------------------------------------------------------------
+
+_RNN_GATES = {"SimpleRNN": 1, "GRU": 3, "LSTM": 4}
+_PASSTHROUGH = ("Dropout", "GaussianNoise", "GaussianDropout", "AlphaDropout")
+
+
+def _linear_chain(model) -> list:
+    """The model's layers in order if it is a plain stack (each layer feeds only the next)."""
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    for previous, layer in zip(layers, layers[1:], strict=False):
+        inbound = [node.inbound_layers for node in layer._inbound_nodes]
+        flat = [i for group in inbound for i in (group if isinstance(group, list) else [group])]
+        if flat and flat[-1] is not previous:
+            raise ValueError(
+                "`model` must be a plain stack of layers (Sequential or a functional chain) for "
+                f"compact(); layer {layer.name!r} does not take {previous.name!r} as its input."
+            )
+    return layers
+
+
+def _gate_columns(units: int, gates: int, keep: np.ndarray) -> np.ndarray:
+    return np.concatenate([gate * units + keep for gate in range(gates)])
+
+
+def compact(model, *, return_report: bool = False):
+    """Remove hidden units of SimpleRNN/LSTM/GRU layers that pruning disconnected, exactly.
+
+    A unit ``j`` of a recurrent layer is removed when it cannot influence the output:
+
+    * **no outgoing edges**: row ``j`` of ``recurrent_kernel`` (all gates) and row ``j`` of the
+      next layer's kernel are zero.  Removing it is exact.
+    * **no incoming edges** (column ``j`` of ``kernel`` and ``recurrent_kernel`` zero in every
+      gate), no outgoing recurrent edges, and the layer returns only its last state into a
+      ``Dense`` layer: its output is then an input-independent constant (it depends on the bias
+      only), which is folded into the ``Dense`` bias.  Exact too.
+
+    A unit with no incoming edges that still feeds other units (recurrently, or through a
+    ``return_sequences`` output) is *kept*: its output varies with time, so no constant can
+    replace it.  Magnitude pruning at ordinary sparsity rarely zeroes a whole row of an
+    LSTM's 4*units-wide recurrent kernel, so expect few removals unless pruning was structured or
+    extreme; the report says what happened.
+
+    Supported: plain stacks (Sequential or functional chains) of SimpleRNN/LSTM/GRU, Dropout and
+    Dense.  Bidirectional and other layers are copied unchanged (their units are not removed).
+    Pruning wrappers are stripped first.
+
+    Returns:
+        A new model (same input shape and outputs within float rounding), or
+        ``(model, report)`` with ``return_report=True``: per recurrent layer
+        ``{"units_before", "units_after", "removed_dead", "removed_constant"}``.
+    """
+    keras_compat.check_model(model)
+    model = strip(model)
+    layers = _linear_chain(model)
+    weights = [[np.array(w) for w in layer.get_weights()] for layer in layers]
+    configs = [layer.get_config() for layer in layers]
+    report: dict[str, dict[str, int]] = {}
+    dropped_inputs: np.ndarray | None = None  # rows to drop from the next consumer's kernel
+    for index, layer in enumerate(layers):
+        kind = type(layer).__name__
+        if dropped_inputs is not None and kind not in _PASSTHROUGH:
+            weights[index][0] = np.delete(weights[index][0], dropped_inputs, axis=0)
+            dropped_inputs = None
+        if kind not in _RNN_GATES or getattr(layer, "stateful", False):
+            continue
+        consumer = next(
+            (j for j in range(index + 1, len(layers))
+             if type(layers[j]).__name__ not in _PASSTHROUGH),
+            None,
+        )
+        consumer_kind = type(layers[consumer]).__name__ if consumer is not None else None
+        if consumer_kind not in (*_RNN_GATES, "Dense"):
+            continue  # removing units would change what an unknown consumer (or the output) sees
+        units, gates = layer.units, _RNN_GATES[kind]
+        kernel, recurrent = weights[index][0], weights[index][1]
+        next_kernel = weights[consumer][0]
+        no_out = [
+            not recurrent[j].any() and not next_kernel[j].any() for j in range(units)
+        ]
+        no_in = []
+        for j in range(units):
+            columns_j = [gate * units + j for gate in range(gates)]
+            no_in.append(not kernel[:, columns_j].any() and not recurrent[:, columns_j].any())
+        foldable = (
+            consumer_kind == "Dense"
+            and not layer.return_sequences
+            and not getattr(layer, "return_state", False)
+        )
+        constant = [
+            foldable and no_in[j] and not no_out[j] and not recurrent[j].any()
+            for j in range(units)
+        ]
+        remove = np.array([j for j in range(units) if no_out[j] or constant[j]], dtype=int)
+        if len(remove) == units:  # keep one unit so the layer still exists
+            remove = remove[1:]
+        if any(constant[j] for j in remove):
+            # These units' final state depends only on the bias: read it from the layer itself.
+            shape = (1, *[int(d) for d in layer.input_shape[1:]])
+            final = np.asarray(layer(np.zeros(shape, np.float32)))[0]
+            for j in remove:
+                if constant[j]:
+                    weights[consumer][1] = weights[consumer][1] + final[j] * next_kernel[j]
+        keep = np.setdiff1d(np.arange(units), remove)
+        columns = _gate_columns(units, gates, keep)
+        new = list(weights[index])
+        new[0] = new[0][:, columns]
+        new[1] = new[1][keep][:, columns]
+        if layer.use_bias:
+            new[2] = new[2][..., columns]
+        weights[index] = new
+        configs[index]["units"] = int(len(keep))
+        dropped_inputs = remove if len(remove) else None
+        report[layer.name] = {
+            "units_before": int(units),
+            "units_after": int(len(keep)),
+            "removed_dead": int(sum(1 for j in remove if no_out[j])),
+            "removed_constant": int(sum(1 for j in remove if constant[j] and not no_out[j])),
+        }
+    inputs = keras.Input(shape=tuple(model.inputs[0].shape[1:]))
+    x = inputs
+    rebuilt = []
+    for layer, config in zip(layers, configs, strict=True):
+        new_layer = layer.__class__.from_config(config)
+        x = new_layer(x)
+        rebuilt.append(new_layer)
+    result = keras.Model(inputs, x, name=f"{model.name}_compact")
+    for new_layer, layer_weights in zip(rebuilt, weights, strict=True):
+        new_layer.set_weights(layer_weights)
+    return (result, report) if return_report else result
+
+
+# --------------------------------------------------------------------------------------------
+# Sizes and the deployment table
+# --------------------------------------------------------------------------------------------
+
+
+def _gzip_size(data: bytes) -> int:
+    # mtime=0 keeps the number reproducible
+    return len(gzip.compress(data, compresslevel=9, mtime=0))
+
+
+def parameter_counts(model) -> dict[str, int]:
+    """``{"total": all weights, "nonzero": weights != 0}`` of the stripped model."""
+    keras_compat.check_model(model)
+    values = [np.asarray(w) for w in strip(model).get_weights()]
+    return {
+        "total": int(sum(v.size for v in values)),
+        "nonzero": int(sum(np.count_nonzero(v) for v in values)),
+    }
+
+
+@dataclasses.dataclass
+class SizeReport:
+    """Parameter counts and, per quantisation, flatbuffer/gzip bytes and TFLM arena bytes.
+
+    ``rows``: one dict per quantisation with ``quantization``, ``flatbuffer_bytes``,
+    ``gzip_bytes``, ``tflm_arena_bytes`` (``None`` where the model does not run in TFLM) and
+    ``note``.  Sizes are measured from the real flatbuffers, never estimated from sparsity.
+    """
+
+    total_parameters: int
+    nonzero_parameters: int
+    rows: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def __str__(self) -> str:
+        lines = [
+            f"parameters: {self.total_parameters} total, {self.nonzero_parameters} nonzero "
+            f"({1 - self.nonzero_parameters / max(self.total_parameters, 1):.1%} zero)",
+            f"{'quantization':<13}{'bytes':>10}{'gzip':>10}{'TFLM arena':>12}  note",
+        ]
+        for row in self.rows:
+            arena = row["tflm_arena_bytes"]
+            lines.append(
+                f"{row['quantization']:<13}{row['flatbuffer_bytes']:>10}{row['gzip_bytes']:>10}"
+                f"{arena if arena is not None else 'n/a':>12}  {row['note']}"
+            )
+        return "\n".join(lines)
+
+
+def _tflm_note(quantization: str | None) -> str:
+    if quantization == "dynamic":
+        return "hybrid model: does not run in TFLM"
+    if quantization == "float16":
+        return "float16: does not run in TFLM"
+    return ""
+
+
+def size_report(
+    model,
+    *,
+    representative_data=None,
+    quantizations: Sequence[str | None] = (None, "dynamic", "int8"),
+    batch_size: int = 1,
+    measure_arena: bool = True,
+) -> SizeReport:
+    """Honest sizes of ``model`` for each quantisation (int8 needs ``representative_data``).
+
+    Note that ``Optimize.EXPERIMENTAL_SPARSITY`` is not used: it does not shrink LSTM weights
+    (measured), so zeros cost as much as any weight in the flatbuffer; gzip shows what sparsity
+    could save with compression, and :func:`compact` what removing dead units saves.
+    """
+    keras_compat.check_model(model)
+    for quantization in quantizations:
+        _check_quantization(quantization)
+    counts = parameter_counts(model)
+    rows = []
+    for quantization in quantizations:
+        name = quantization or "fp32"
+        if quantization == "int8" and representative_data is None:
+            rows.append({"quantization": name, "flatbuffer_bytes": None, "gzip_bytes": None,
+                         "tflm_arena_bytes": None, "note": "skipped: needs representative_data"})
+            continue
+        data = to_tflite(model, quantization=quantization,
+                         representative_data=representative_data, batch_size=batch_size)
+        arena, note = None, _tflm_note(quantization)
+        kind = quantization_of(data)
+        if quantization == "dynamic" and kind == "fp32":
+            note = "no weight tensor large enough to quantise: same as fp32"
+            kind = "fp32"
+        if measure_arena and kind in ("fp32", "int8"):
+            info = _tensor_info(data, "input")
+            sample = np.zeros(info["shape"], dtype=info["dtype"])
+            arena = measure_tflm_arena(data, sample)
+        rows.append({"quantization": name, "flatbuffer_bytes": len(data),
+                     "gzip_bytes": _gzip_size(data), "tflm_arena_bytes": arena, "note": note})
+    return SizeReport(counts["total"], counts["nonzero"], rows)
+
+
+@dataclasses.dataclass
+class DeploymentTable:
+    """Rows of the size/accuracy table (one per model x quantisation) and its printable text."""
+
+    rows: list[dict[str, Any]]
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "text": self.text}
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _fmt(value, pattern: str) -> str:
+    return "n/a" if value is None else format(value, pattern)
+
+
+def deployment_table(
+    model,
+    x_test,
+    y_test,
+    *,
+    representative_data,
+    dense_model=None,
+    quantizations: Sequence[str | None] = (None, "dynamic", "int8"),
+    runtimes: Sequence[str] = RUNTIMES,
+) -> DeploymentTable:
+    """Convert, run and measure ``model`` (and ``dense_model`` if given) for the README/demo.
+
+    For every model x quantisation: nonzero parameters, flatbuffer and gzip bytes, TFLM arena,
+    and test accuracy in Keras, LiteRT and TFLM (``n/a`` where a runtime cannot run it, e.g.
+    dynamic-range models in TFLM).  ``representative_data`` is the int8 calibration input
+    (e.g. the training split).  Returns rows (dicts) and a Markdown table (``.text``).
+    """
+    keras_compat.check_model(model)
+    if dense_model is not None:
+        keras_compat.check_model(dense_model, "dense_model")
+    for runtime in runtimes:
+        if runtime not in RUNTIMES:
+            raise ValueError(f"`runtimes` entries must be in {RUNTIMES}, got {runtime!r}.")
+    x_test = np.asarray(x_test, dtype=np.float32)
+    y_test = np.asarray(y_test).reshape(-1)
+    rows: list[dict[str, Any]] = []
+    models = [("dense", dense_model), ("pruned", model)] if dense_model is not None else [
+        ("model", model)]
+    for label, current in models:
+        counts = parameter_counts(current)
+        for quantization in quantizations:
+            data = to_tflite(current, quantization=quantization,
+                             representative_data=representative_data)
+            row: dict[str, Any] = {
+                "model": label,
+                "quantization": quantization or "fp32",
+                "stored_as": quantization_of(data),
+                "nonzero_parameters": counts["nonzero"],
+                "total_parameters": counts["total"],
+                "flatbuffer_bytes": len(data),
+                "gzip_bytes": _gzip_size(data),
+                "keras_accuracy": None,
+                "litert_accuracy": None,
+                "tflm_accuracy": None,
+                "tflm_arena_bytes": None,
+                "tflm_steps_vs_litert": None,
+                "note": "",
+            }
+            for runtime in runtimes:
+                try:
+                    report = verify(data, current, x_test, runtime=runtime, labels=y_test)
+                except UnsupportedError as error:
+                    row["note"] = str(error).splitlines()[0].split(";")[0]
+                    continue
+                row["keras_accuracy"] = report.keras_accuracy
+                row[f"{runtime}_accuracy"] = report.runtime_accuracy
+                if runtime == "tflm":
+                    row["tflm_arena_bytes"] = report.arena_bytes
+                    row["tflm_steps_vs_litert"] = report.max_steps_vs_litert
+            rows.append(row)
+    header = (
+        "| model | quant | nonzero params | bytes | gzip bytes | TFLM arena | Keras acc | "
+        "LiteRT acc | TFLM acc | note |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
+    )
+    lines = [header]
+    for row in rows:
+        lines.append(
+            f"| {row['model']} | {row['quantization']} | {row['nonzero_parameters']} | "
+            f"{row['flatbuffer_bytes']} | {row['gzip_bytes']} | "
+            f"{_fmt(row['tflm_arena_bytes'], 'd')} | {_fmt(row['keras_accuracy'], '.2%')} | "
+            f"{_fmt(row['litert_accuracy'], '.2%')} | "
+            f"{_fmt(row['tflm_accuracy'], '.2%')} | {row['note']} |"
+        )
+    return DeploymentTable(rows=rows, text="\n".join(lines))
