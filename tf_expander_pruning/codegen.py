@@ -757,9 +757,10 @@ def _generate(name: str, quantization: str, timesteps, n_features: int, recurren
             "This model has a Bidirectional layer that needs whole-sequence buffers, but the "
             "number of time steps is unknown: pass max_steps= to to_c."
         )
-    seq_width = max(r.width for r in recurrent)
-    seq_bufs = ([e.buffer("seq0", "float", max_steps * seq_width),
-                 e.buffer("seq1", "float", max_steps * seq_width)] if need_buffers else [])
+    # Two ping-pong sequence buffers, registered after the plan so each gets the width it needs
+    # (an unused one is not emitted at all).
+    seq_bufs = [f"{p}_seq0", f"{p}_seq1"]
+    seq_widths = [0, 0]
     src, src_w = "input", n_features  # random-access source of the next layer
     final = None
     i = 0
@@ -781,8 +782,9 @@ def _generate(name: str, quantization: str, timesteps, n_features: int, recurren
                 body.append(f"    v = {p}_{cell.prefix}_h;")
             if not ends:
                 out = seq_bufs[n_buf % 2]
-                n_buf += 1
                 w = chain[-1].width
+                seq_widths[n_buf % 2] = max(seq_widths[n_buf % 2], w)
+                n_buf += 1
                 body.append(f"    for (j = 0; j < {w}; ++j) {out}[(long)t * {w} + j] = v[j];")
                 src, src_w = out, w
             body.append("}")
@@ -794,8 +796,9 @@ def _generate(name: str, quantization: str, timesteps, n_features: int, recurren
         hf, hb = f"{p}_{fwd.prefix}_h", f"{p}_{bwd.prefix}_h"
         if rec.return_sequences:
             out = seq_bufs[n_buf % 2]
-            n_buf += 1
             w = rec.width
+            seq_widths[n_buf % 2] = max(seq_widths[n_buf % 2], w)
+            n_buf += 1
             merge = {"sum": "{o} += {b}", "ave": "{o} = 0.5f * ({o} + {b})",
                      "mul": "{o} *= {b}"}.get(rec.merge_mode)
             body += [
@@ -834,6 +837,10 @@ def _generate(name: str, quantization: str, timesteps, n_features: int, recurren
                 body.append(f"for (j = 0; j < {u}; ++j) {fin}[j] = {expr};")
             final = fin
         i += 1
+
+    for k, w in enumerate(seq_widths):
+        if w:
+            e.buffer(f"seq{k}", "float", max_steps * w)
 
     # ---- dense head
     width = recurrent[-1].width
