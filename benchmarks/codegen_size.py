@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/codegen_size.py            # one summary line
     .venv/bin/python benchmarks/codegen_size.py --table    # + the docs table (TFLM arena, accuracy)
+    .venv/bin/python benchmarks/codegen_size.py --save demo_lstm.keras  # model for the CLI
 
 The demo model is ``Input(8, 8) -> LSTM(64) -> Dense(10, softmax)`` trained on the embedded digits
 data, magnitude-pruned (per matrix, kernel and recurrent kernel) to ``--sparsity`` and fine-tuned
@@ -86,9 +87,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sparsity", type=float, default=0.8)
     parser.add_argument("--table", action="store_true",
                         help="also measure accuracy and TFLM arena and print the docs table")
+    parser.add_argument("--save", default=None,
+                        help="also save the pruned demo model here (e.g. demo_lstm.keras)")
     args = parser.parse_args(argv)
     start = time.time()
     model = build_demo(args.units, args.sparsity)
+    if args.save:
+        model.save(args.save)
     x_train, _ = datasets.load("digits", "train")
     c_model = codegen.to_c(model, quantization="int8")
     flatbuffer = tflite_int8(model, x_train[:200])
