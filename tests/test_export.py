@@ -8,6 +8,7 @@ digits train split; int8 agreement is measured on the digits test split.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -56,8 +57,8 @@ class _Zoo:
         if kind not in self.models:
             keras.utils.set_random_seed(0)
             model = _build(kind)
-            model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-            model.fit(self.x_train, self.y_train, epochs=12, batch_size=32, verbose=0)
+            model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
+            model.fit(self.x_train, self.y_train, epochs=15, batch_size=32, verbose=0)
             self.models[kind] = model
         return self.models[kind]
 
@@ -347,3 +348,37 @@ def test_deployment_table_rows(zoo):
     assert dynamic["tflm_accuracy"] is None and "TFLM" in dynamic["note"]
     assert fp32["tflm_arena_bytes"] > 0
     assert "| model | quant |" in table.text
+
+
+# ------------------------------------------------------------------ CLI
+
+
+@pytest.mark.slow
+def test_cli_export_int8_c_array_and_tflm(tmp_path, capsys):
+    from tf_expander_pruning import cli
+
+    keras.utils.set_random_seed(5)
+    model_path = tmp_path / "model.keras"
+    _build("lstm").save(model_path)
+    out = tmp_path / "out" / "model.tflite"
+    code = cli.main([
+        "export", str(model_path), "--quantization", "int8", "--representative-data", "digits",
+        "--out", str(out), "--c-array", "model_data", "--verify", "tflm",
+        "--verify-samples", "40", "--json",
+    ])
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["flatbuffer_bytes"] == out.stat().st_size
+    assert printed["stored_as"] == "int8"
+    assert (tmp_path / "out" / "model_data.h").exists()
+    assert str(out.stat().st_size) in (tmp_path / "out" / "model_data.cc").read_text()
+    (report,) = printed["verify"]
+    assert report["runtime"] == "tflm" and report["arena_bytes"] > 0
+    assert report["argmax_agreement"] >= 0.9
+
+
+def test_cli_export_rejects_bad_input(tmp_path):
+    from tf_expander_pruning import cli
+
+    assert cli.main(["export", str(tmp_path / "missing.keras")]) == 1
+    assert cli.main(["export", str(tmp_path / "m.keras"), "--quantization", "int8"]) == 1

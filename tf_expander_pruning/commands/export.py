@@ -1,0 +1,142 @@
+"""``tf-expander export``: convert a saved (pruned) model to TFLite, optionally a C array, and
+check it in LiteRT and/or TFLM.
+
+Example::
+
+    tf-expander export model.keras --quantization int8 --representative-data digits \
+        --out model.tflite --c-array model_data --verify tflm
+
+``--representative-data`` is a data set name (its train split calibrates int8, its test split is
+used by ``--verify``) or a ``.npy`` file of inputs ``(samples, time, features)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import importlib
+import json
+import os
+import sys
+from pathlib import Path
+
+HELP = "Convert a model to TFLite (fp32/dynamic/float16/int8), write a C array, verify in TFLM."
+
+_QUANTIZATIONS = ("fp32", "dynamic", "float16", "int8")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the ``export`` options on ``parser``."""
+    parser.add_argument("model", metavar="MODEL",
+                        help="a tf_keras model saved as .keras, .h5 or a SavedModel directory")
+    parser.add_argument("--quantization", default="fp32", choices=_QUANTIZATIONS,
+                        help="fp32 (default); dynamic and float16 run in LiteRT only; int8 is "
+                        "full-integer for TFLM and needs --representative-data")
+    parser.add_argument("--representative-data", default=None, metavar="DATASET|FILE.npy",
+                        help="data set name (e.g. digits: train split calibrates, test split "
+                        "verifies) or a .npy array of inputs")
+    parser.add_argument("--batch-size", type=int, default=1,
+                        help="fixed batch dimension of the flatbuffer (1 for microcontrollers)")
+    parser.add_argument("--out", default=None,
+                        help="output .tflite path (default: MODEL with the suffix .tflite)")
+    parser.add_argument("--c-array", default=None, metavar="NAME",
+                        help="also write NAME.h and NAME.cc (xxd -i style, 16-byte aligned) "
+                        "next to --out")
+    parser.add_argument("--verify", nargs="+", default=[], choices=("litert", "tflm"),
+                        help="run the flatbuffer in these runtimes and compare with Keras")
+    parser.add_argument("--verify-samples", type=int, default=500,
+                        help="at most this many samples for --verify (default 500)")
+    parser.add_argument("--json", action="store_true", help="print the reports as JSON")
+
+
+def _load_model(path: str):
+    from tf_expander_pruning.keras_compat import keras, tfmot
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"MODEL {path!r} does not exist.")
+    # Importing these registers our wrapper/schedule classes as Keras custom objects.
+    for module in ("tf_expander_pruning.pruning", "tf_expander_pruning.schedules"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError:
+            pass
+    with tfmot.sparsity.keras.prune_scope():
+        return keras.models.load_model(path, compile=False)
+
+
+def _data(spec: str | None):
+    """(calibration inputs, verify inputs, verify labels or None) from the option."""
+    import numpy as np
+
+    from tf_expander_pruning import datasets
+
+    if spec is None:
+        return None, None, None
+    if spec.endswith(".npy"):
+        if not os.path.exists(spec):
+            raise FileNotFoundError(f"--representative-data file {spec!r} does not exist.")
+        x = np.load(spec).astype("float32")
+        return x, x, None
+    if spec not in datasets.DATASETS:
+        raise ValueError(
+            f"--representative-data {spec!r} is neither a .npy file nor a data set "
+            f"({', '.join(datasets.DATASETS)})."
+        )
+    x_train, _ = datasets.load(spec, "train")
+    x_test, y_test = datasets.load(spec, "test")
+    return x_train, x_test, y_test
+
+
+def run(args: argparse.Namespace) -> int:
+    """Convert, write and verify as ``args`` says; 0 on success, 1 on a conversion error."""
+    from tf_expander_pruning import export
+
+    if args.quantization == "int8" and args.representative_data is None:
+        raise ValueError("--quantization int8 needs --representative-data (e.g. digits).")
+    if args.verify and args.representative_data is None:
+        raise ValueError("--verify needs --representative-data to have inputs to run.")
+    if args.batch_size < 1:
+        raise ValueError("--batch-size must be >= 1.")
+    model = _load_model(args.model)
+    calibration, x_verify, y_verify = _data(args.representative_data)
+    out = Path(args.out) if args.out else Path(args.model.rstrip("/")).with_suffix(".tflite")
+    quantization = None if args.quantization == "fp32" else args.quantization
+    try:
+        data = export.to_tflite(model, quantization=quantization,
+                                representative_data=calibration, batch_size=args.batch_size)
+    except export.ExportError as error:
+        print(f"tf-expander export: error: {error}", file=sys.stderr)
+        return 1
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    summary = {
+        "out": str(out),
+        "quantization": args.quantization,
+        "stored_as": export.quantization_of(data),
+        "flatbuffer_bytes": len(data),
+        "gzip_bytes": len(gzip.compress(data, compresslevel=9, mtime=0)),
+        "ops": export.list_ops(data),
+    }
+    if args.c_array:
+        header, source = export.to_c_array(data, args.c_array).write(out.parent)
+        summary["c_array"] = [str(header), str(source)]
+    reports = []
+    for runtime in args.verify:
+        n = args.verify_samples
+        labels = y_verify[:n] if y_verify is not None else None
+        try:
+            report = export.verify(data, model, x_verify[:n], runtime=runtime, labels=labels)
+        except export.ExportError as error:
+            print(f"tf-expander export: {runtime}: {error}", file=sys.stderr)
+            return 1
+        reports.append(report)
+    if args.json:
+        print(json.dumps({**summary, "verify": [r.to_dict() for r in reports]}, indent=2))
+    else:
+        print(f"wrote {out}: {summary['flatbuffer_bytes']} bytes ({summary['gzip_bytes']} gzip), "
+              f"{summary['stored_as']}, ops: {', '.join(summary['ops'])}")
+        if args.c_array:
+            print("wrote " + " and ".join(summary["c_array"]))
+        for report in reports:
+            print(report)
+    return 0
