@@ -347,7 +347,7 @@ def test_int8_pruned_lstm_on_digits(pruned_digits_lstm):
 
 
 @pytest.mark.slow
-def test_tfmot_wrapped_model_is_stripped(pruned_digits_lstm):
+def test_tfmot_wrapped_model_is_stripped(pruned_digits_lstm, tmp_path):
     from tf_expander_pruning.keras_compat import tfmot
 
     sparsity = tfmot.sparsity.keras
@@ -363,6 +363,13 @@ def test_tfmot_wrapped_model_is_stripped(pruned_digits_lstm):
     assert min(m.sparsity for m in c_model.matrices if m.layer.endswith("lstm")) >= 0.79
     report = codegen.verify(wrapped, x[:64], quantization="float32", c_model=c_model)
     assert report.max_abs_diff <= 1e-4
+    # A still-wrapped SavedModel must come back as wrappers (not revived generic layers) in the CLI.
+    from tf_expander_pruning import cli
+
+    wrapped.save(tmp_path / "wrapped_sm", save_format="tf")
+    assert cli.main(["codegen", str(tmp_path / "wrapped_sm"), "--out", str(tmp_path / "c"),
+                     "--quantization", "float32"]) == 0
+    assert (tmp_path / "c" / "model.c").read_text().count("_ptr[") >= 2  # sparse LSTM matrices
 
 
 # ------------------------------------------------------------------ CLI

@@ -387,6 +387,9 @@ def _check_chain(model) -> list:
 
 
 def _unsupported(layer, why: str = "") -> ValueError:
+    if "PruneLowMagnitude" in type(layer).__name__ and not why:
+        why = ("a pruning wrapper that could not be stripped; if it was loaded from a SavedModel, "
+               "load it inside `tfmot.sparsity.keras.prune_scope()` or strip before saving")
     extra = f" ({why})" if why else ""
     return ValueError(
         f"Layer {layer.name!r} of type {type(layer).__name__} is not supported by codegen{extra}. "

@@ -40,28 +40,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_model(path: str):
-    """Load a tf_keras model; retry inside the pruning scopes for still-wrapped models."""
+    """Load a tf_keras model, inside the pruning scopes so still-wrapped models load as wrappers.
+
+    (Outside the scopes a SavedModel with pruning wrappers "loads" as revived generic layers
+    that nothing can strip.)
+    """
     from tf_expander_pruning.keras_compat import keras, tfmot
 
     if not Path(path).exists():
         raise FileNotFoundError(f"No model at {path!r}.")
-    try:
-        return keras.models.load_model(path, compile=False)
-    except (ValueError, TypeError) as first:
-        custom = {}
-        try:  # our own wrappers, if that module is present
-            from tf_expander_pruning import pruning
+    custom = {}
+    try:  # our own wrappers, if that module is present
+        from tf_expander_pruning import pruning
 
-            for attr in ("PruneRecurrent", "PrunableBidirectional"):
-                if hasattr(pruning, attr):
-                    custom[attr] = getattr(pruning, attr)
-        except ImportError:
-            pass
-        try:
-            with tfmot.sparsity.keras.prune_scope(), keras.utils.custom_object_scope(custom):
-                return keras.models.load_model(path, compile=False)
-        except Exception:  # noqa: BLE001 - report the original, clearer error
-            raise first from None
+        for attr in ("PruneRecurrent", "PrunableBidirectional"):
+            if hasattr(pruning, attr):
+                custom[attr] = getattr(pruning, attr)
+    except ImportError:
+        pass
+    with tfmot.sparsity.keras.prune_scope(), keras.utils.custom_object_scope(custom):
+        return keras.models.load_model(path, compile=False)
 
 
 def run(args: argparse.Namespace) -> int:
