@@ -283,6 +283,16 @@ class RamanujanConstraint(keras.callbacks.Callback):
             return None
         return bool(value >= self.margin)
 
+    def _worse(self, report: SpectralReport, other: SpectralReport) -> bool:
+        """True if ``report`` is further below the criterion than ``other`` (for the log)."""
+        field = CRITERIA.get(self.criterion) if not callable(self.criterion) else None
+        if field is None:
+            return False
+        value, other_value = getattr(report, field), getattr(other, field)
+        if other_value is None:
+            return False
+        return value is None or value < other_value
+
     def _apply_policy(self, verdict: bool | None) -> bool | None:
         if verdict is not None:
             return verdict
@@ -316,7 +326,7 @@ class RamanujanConstraint(keras.callbacks.Callback):
                 report = analyze(graph)
                 outcome = self._apply_policy(self._verdict(report))
                 outcomes.append(outcome)
-                if outcome is False and worst is None:
+                if outcome is False and (worst is None or self._worse(report, worst[1])):
                     worst = (gate, report)
                 rows.append({
                     "step": step, "epoch": self._epoch, "layer": entry.layer,
