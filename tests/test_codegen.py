@@ -94,6 +94,28 @@ def test_int8_c_close_to_keras(case, inputs):
     assert report.argmax_agreement >= 0.9
 
 
+@pytest.mark.parametrize("quantization", ["float32", "int8"])
+@pytest.mark.parametrize("sparse_format", ["dense", "csr", "bcsr"])
+def test_every_storage_format_runs_correctly(sparse_format, quantization):
+    """Force each format on every matrix (8-wide inputs so 1x4 blocks apply everywhere)."""
+    keras.utils.set_random_seed(2)
+    model = keras.Sequential([
+        keras.Input((T, 8)),
+        keras.layers.LSTM(8, return_sequences=True),
+        keras.layers.GRU(8, reset_after=False),
+        keras.layers.Dense(4, activation="softmax"),
+    ])
+    for weight in model.weights:
+        if "kernel" in weight.name:
+            value = weight.numpy()
+            weight.assign(np.where(np.abs(value) > np.quantile(np.abs(value), 0.7), value, 0))
+    x = np.random.default_rng(3).normal(size=(16, T, 8)).astype(np.float32)
+    c_model = codegen.to_c(model, quantization=quantization, sparse_format=sparse_format)
+    assert {m.format for m in c_model.matrices} == {sparse_format}
+    report = codegen.verify(model, x, c_model=c_model)
+    assert report.max_abs_diff <= (1e-4 if quantization == "float32" else 0.03)
+
+
 def test_generated_c_compiles_without_warnings_and_sizes_match_object(tmp_path):
     model = _model(CASES["bidirectional"]())
     c_model = codegen.to_c(model, quantization="int8", name="sized")
