@@ -208,3 +208,43 @@ def test_cli_bad_argument_is_a_clean_error(tmp_path, capsys):
     code = main(["reproduce", "--units", "0", "--out", str(tmp_path), "--quiet"])
     assert code == 1
     assert "units" in capsys.readouterr().err
+
+
+def test_parse_constraint_option():
+    from tf_expander_pruning.commands.reproduce import parse_constraint
+
+    assert parse_constraint("default") == ("default", {})
+    name, options = parse_constraint("pg:per_gate=true,margin=0.5,undefined=skip")
+    assert name == "pg" and options == {"per_gate": True, "margin": 0.5, "undefined": "skip"}
+    with pytest.raises(ValueError, match="--constraint"):
+        parse_constraint("pg:per_gate")
+
+
+@pytest.mark.slow
+def test_stopping_rule_cli_compares_constraint_and_fixed_targets(tmp_path):
+    pytest.importorskip("tf_expander_pruning.constraint")
+    from tf_expander_pruning.cli import main
+
+    out = tmp_path / "stop"
+    code = main([
+        "reproduce", "--experiment", "stopping-rule", "--cell", "lstm", "--units", "4",
+        "--seeds", "1", "--rounds", "2", "--dense-epochs", "1", "--finetune-epochs", "1",
+        "--max-train", "100", "--max-test", "40", "--stop-targets", "0.5",
+        "--constraint", "default", "--quiet", "--out", str(out),
+    ])
+    assert code == 0
+    for name in E.STOP_FILES:
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    rows = _read_csv(out / "stopping_rule.csv")
+    assert [r["method"] for r in rows] == ["dense", "default", "fixed_0.5"]
+    fixed = rows[2]
+    # PolynomialDecay reaches its target exactly on both matrices.
+    assert abs(float(fixed["sparsity_kernel"]) - 0.5) < 0.02
+    assert abs(float(fixed["sparsity_recurrent"]) - 0.5) < 0.02
+    # Two geometric updates of 20 %: at most 36 % (less if the constraint froze a matrix).
+    auto = rows[1]
+    for weight in ("kernel", "recurrent"):
+        assert 0.0 <= float(auto[f"sparsity_{weight}"]) <= 0.36 + 0.02
+    summary = json.loads((out / "stopping_rule.json").read_text())
+    assert set(summary) == {"dense", "default", "fixed_0.5"}
+    assert summary["dense"]["layer_sparsity"]["mean"] == 0.0

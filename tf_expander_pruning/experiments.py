@@ -58,6 +58,12 @@ __all__ = [
     "save_results",
     "plot_results",
     "OUTPUT_FILES",
+    "STOP_TARGETS",
+    "STOP_FILES",
+    "run_stopping_rule",
+    "summarize_stopping_rule",
+    "save_stopping_rule",
+    "summary_markdown",
 ]
 
 #: Cell name -> (Keras layer class name, gate letters in Keras's column order).
@@ -993,4 +999,218 @@ def plot_results(result: ExperimentResult, out: str | os.PathLike) -> list[Path]
         ax.set_ylabel("sparsity where it first fails (%)")
         ax.set_title(title + ": criteria vs accuracy knee")
         save(fig, "criteria_vs_knee.png")
+    return paths
+
+
+# ----------------------------------------------------------------------------- stopping rule
+
+#: Fixed final sparsities compared with the Ramanujan stop (issue 6, point 5).
+STOP_TARGETS = (0.5, 0.7, 0.8, 0.9, 0.95)
+
+STOP_FILES = ("stopping_rule.csv", "stopping_rule.json", "stopping_rule.png")
+
+
+def run_stopping_rule(
+    config: ExperimentConfig,
+    *,
+    targets: Sequence[float] = STOP_TARGETS,
+    constraints: dict[str, dict[str, Any]] | None = None,
+    progress: bool | Callable[[int], Any] = False,
+    log: Callable[[str], Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The Ramanujan bound as a stopping rule vs fixed TF-MOT sparsity targets.
+
+    Per seed the dense model is trained as in :func:`run_experiment`, then pruned with
+    :func:`tf_expander_pruning.pruning.prune_rnn` (both roles) in two ways, with the same
+    training budget of ``(rounds + 1) * finetune_epochs`` epochs and a mask update every
+    ``finetune_epochs`` epochs:
+
+    * ``ramanujan...``: ``GeometricSchedule(rate=prune_fraction)`` for ``rounds`` updates with a
+      :class:`~tf_expander_pruning.constraint.RamanujanConstraint` (one run per entry of
+      ``constraints``: name -> constructor keyword arguments; default ``{"ramanujan": {}}``,
+      the constraint's own defaults), which freezes each matrix when it fails;
+    * ``fixed_<s>``: TF-MOT's ``PolynomialDecay`` from 0 to each target ``s`` in ``targets``.
+
+    Returns:
+        One row per (seed, method): ``sparsity_kernel``, ``sparsity_recurrent``,
+        ``layer_sparsity`` (fraction of zeros in both matrices), ``accuracy`` and the noisy
+        accuracies, and for constraint runs ``frozen`` (the frozen roles).
+    """
+    if not isinstance(config, ExperimentConfig):
+        raise TypeError(f"`config` must be an ExperimentConfig, got {type(config).__name__}.")
+    config.validate()
+    targets = [float(t) for t in targets]
+    if any(not 0 < t < 1 for t in targets):
+        raise ValueError(f"`targets` must be sparsities in (0, 1), got {targets}.")
+    constraints = {"ramanujan": {}} if constraints is None else dict(constraints)
+    from tf_expander_pruning.constraint import RamanujanConstraint
+    from tf_expander_pruning.keras_compat import tfmot
+    from tf_expander_pruning.pruning import prune_rnn, pruned_weights
+    from tf_expander_pruning.schedules import GeometricSchedule
+
+    keras, _ = _keras()
+    x_train, y_train = datasets.load(config.dataset, "train", data_dir=config.data_dir)
+    x_test, y_test = datasets.load(config.dataset, "test", data_dir=config.data_dir)
+    x_train, y_train = _subsample(x_train, y_train, config.max_train, 0)
+    x_test, y_test = _subsample(x_test, y_test, config.max_test, 1)
+    noisy_tests = {
+        datasets.parse_noise(spec).label(): datasets.apply_noise(x_test, spec)
+        for spec in config.noise
+    }
+    classes = datasets.dataset_info(config.dataset)["num_classes"]
+    time, features = x_train.shape[1:]
+    steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
+    epochs_per_round = max(config.finetune_epochs, 1)
+    frequency = steps_per_epoch * epochs_per_round
+    end_step = config.rounds * frequency
+    epochs = (config.rounds + 1) * epochs_per_round
+    methods: list[tuple[str, Any]] = [(name, options) for name, options in constraints.items()]
+    methods += [(f"fixed_{t:g}", t) for t in targets]
+    seeds = config.seed_list()
+    bar = None
+    if progress is True:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(seeds) * (1 + len(methods)), desc="stopping rule", unit="run")
+        tick = bar.update
+    elif callable(progress):
+        tick = progress
+    else:
+        def tick(_n):
+            return None
+
+    rows: list[dict[str, Any]] = []
+    try:
+        for seed in seeds:
+            keras.utils.set_random_seed(seed)
+            dense = _build_model(config, time, features, classes)
+            _compile(dense, config.learning_rate)
+            dense.fit(x_train, y_train, epochs=config.dense_epochs,
+                      batch_size=config.batch_size, verbose=0)
+            base = {"dataset": config.dataset, "cell": config.cell, "seed": seed}
+            row = {**base, "method": "dense", "target": 0.0, "sparsity_kernel": 0.0,
+                   "sparsity_recurrent": 0.0, "layer_sparsity": 0.0,
+                   "accuracy": _accuracy(dense, x_test, y_test), "frozen": ""}
+            for label, x_noisy in noisy_tests.items():
+                row[f"accuracy_{label}"] = _accuracy(dense, x_noisy, y_test)
+            rows.append(row)
+            tick(1)
+            for name, option in methods:
+                keras.utils.set_random_seed(seed)
+                callbacks = [tfmot.sparsity.keras.UpdatePruningStep()]
+                constraint = None
+                if isinstance(option, dict):
+                    schedule = GeometricSchedule(
+                        rate=config.prune_fraction, frequency=frequency, begin_step=0,
+                        end_step=end_step, max_sparsity=0.99,
+                    )
+                    constraint = RamanujanConstraint(**{"verbose": 0, **option})
+                    callbacks.append(constraint)
+                    target = None
+                else:
+                    schedule = tfmot.sparsity.keras.PolynomialDecay(
+                        initial_sparsity=0.0, final_sparsity=option, begin_step=0,
+                        end_step=end_step, frequency=frequency,
+                    )
+                    target = option
+                pruned = prune_rnn(dense, schedule)
+                _compile(pruned, config.finetune_learning_rate)
+                pruned.fit(x_train, y_train, epochs=epochs, batch_size=config.batch_size,
+                           verbose=0, callbacks=callbacks)
+                masks = {
+                    ("kernel" if p.role == "W_xh" else "recurrent"): np.asarray(p.mask.numpy())
+                    for p in pruned_weights(pruned)
+                }
+                row = {**base, "method": name, "target": target}
+                for weight, mask in masks.items():
+                    row[f"sparsity_{weight}"] = 1.0 - float(mask.mean())
+                zeros = sum(float((m == 0).sum()) for m in masks.values())
+                row["layer_sparsity"] = zeros / sum(m.size for m in masks.values())
+                row["accuracy"] = _accuracy(pruned, x_test, y_test)
+                for label, x_noisy in noisy_tests.items():
+                    row[f"accuracy_{label}"] = _accuracy(pruned, x_noisy, y_test)
+                row["frozen"] = (
+                    " ".join(
+                        f"{r['role']}@{r['sparsity']:.3f}"
+                        for r in constraint.results() if r["frozen"]
+                    )
+                    if constraint is not None else ""
+                )
+                rows.append(row)
+                if log:
+                    log(f"seed {seed} {name}: layer sparsity {row['layer_sparsity']:.3f} "
+                        f"accuracy {row['accuracy']:.4f} {row['frozen']}")
+                tick(1)
+            keras.backend.clear_session()
+    finally:
+        if bar is not None:
+            bar.close()
+    return rows
+
+
+def summarize_stopping_rule(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and std over seeds per method of sparsities and accuracies (and the accuracy drop
+    against the same seed's dense model, in accuracy units)."""
+    dense = {r["seed"]: r["accuracy"] for r in rows if r["method"] == "dense"}
+    summary: dict[str, Any] = {}
+    for method in dict.fromkeys(r["method"] for r in rows):
+        at = [r for r in rows if r["method"] == method]
+        entry: dict[str, Any] = {"seeds": len(at)}
+        keys = [
+            k for k in at[0] if k.startswith(("sparsity_", "accuracy")) or k == "layer_sparsity"
+        ]
+        for key in keys:
+            mean, std, _ = _mean_std(r.get(key) for r in at)
+            entry[key] = {"mean": mean, "std": std}
+        mean, std, _ = _mean_std(dense[r["seed"]] - r["accuracy"] for r in at if r["seed"] in dense)
+        entry["accuracy_drop"] = {"mean": mean, "std": std}
+        entry["frozen"] = [r.get("frozen", "") for r in at]
+        summary[method] = entry
+    return summary
+
+
+def save_stopping_rule(
+    rows: list[dict[str, Any]], out: str | os.PathLike, *, plot: bool = True
+) -> list[Path]:
+    """Write ``stopping_rule.csv``, ``stopping_rule.json`` (see :func:`summarize_stopping_rule`)
+    and, if ``plot``, ``stopping_rule.png`` (accuracy vs layer sparsity per method)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_csv(out / "stopping_rule.csv", rows)
+    summary = summarize_stopping_rule(rows)
+    (out / "stopping_rule.json").write_text(
+        json.dumps(summary, indent=2, default=_json_default)
+    )
+    paths = [out / "stopping_rule.csv", out / "stopping_rule.json"]
+    if not plot:
+        return paths
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fixed = [(m, e) for m, e in summary.items() if m.startswith("fixed_") or m == "dense"]
+    xs = [100 * e["layer_sparsity"]["mean"] for _, e in fixed]
+    ys = [100 * e["accuracy"]["mean"] for _, e in fixed]
+    es = [100 * (e["accuracy"]["std"] or 0) for _, e in fixed]
+    ax.errorbar(xs, ys, yerr=es, marker="o", label="fixed TF-MOT targets (PolynomialDecay)")
+    for method, entry in summary.items():
+        if method.startswith("fixed_") or method == "dense":
+            continue
+        ax.errorbar(
+            [100 * entry["layer_sparsity"]["mean"]], [100 * entry["accuracy"]["mean"]],
+            xerr=[100 * (entry["layer_sparsity"]["std"] or 0)],
+            yerr=[100 * (entry["accuracy"]["std"] or 0)], marker="*", ms=12, ls="none",
+            label=f"{method}: automatic stop",
+        )
+    first = rows[0]
+    ax.set_xlabel("sparsity of W_xh and W_hh together (%)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"{first['dataset']} / {first['cell']}: Ramanujan stop vs fixed targets")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "stopping_rule.png", dpi=110)
+    plt.close(fig)
+    paths.append(out / "stopping_rule.png")
     return paths

@@ -49,11 +49,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="use at most this many training examples")
     parser.add_argument("--max-test", type=int, default=None,
                         help="use at most this many test examples")
+    parser.add_argument("--experiment", default="curves",
+                        choices=("curves", "stopping-rule", "all"),
+                        help="curves: iterative pruning with per-round spectra (default); "
+                        "stopping-rule: RamanujanConstraint's automatic stop vs fixed targets")
+    parser.add_argument("--stop-targets", nargs="+", type=float,
+                        default=[0.5, 0.7, 0.8, 0.9, 0.95],
+                        help="fixed TF-MOT final sparsities for --experiment stopping-rule")
+    parser.add_argument("--constraint", action="append", default=None,
+                        metavar="NAME[:KEY=VALUE,...]",
+                        help="a RamanujanConstraint configuration for the stopping rule, e.g. "
+                        "'default' or 'skip:undefined=skip,per_gate=true,margin=0.5' (repeatable; "
+                        "default: the constraint's own defaults)")
     parser.add_argument("--no-unrolled", action="store_true",
                         help="skip the unrolled-graph analysis")
     parser.add_argument("--no-plots", action="store_true", help="write CSV/JSON only")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--out", default="results", help="output directory (created)")
+
+
+def _value(text: str):
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def parse_constraint(text: str) -> tuple[str, dict]:
+    """``"name:key=value,key=value"`` -> ``(name, {key: value})`` (numbers and true/false parsed).
+
+    Raises:
+        ValueError: an empty name or an item without ``=`` (naming ``--constraint``).
+    """
+    name, _, rest = text.partition(":")
+    if not name:
+        raise ValueError(f"--constraint needs a name before ':', got {text!r}.")
+    options = {}
+    for item in filter(None, rest.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--constraint items must be KEY=VALUE, got {item!r} in {text!r}.")
+        options[key.strip()] = _value(value.strip())
+    return name, options
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         max_test=args.max_test,
         unrolled=not args.no_unrolled,
     ).validate()
+    constraints = dict(parse_constraint(c) for c in args.constraint) if args.constraint else None
     start = time.time()
 
     def log(message: str) -> None:
@@ -87,8 +128,21 @@ def run(args: argparse.Namespace) -> int:
 
             tqdm.write(message, file=sys.stderr)
 
+    paths = []
+    if args.experiment in ("stopping-rule", "all"):
+        rows = experiments.run_stopping_rule(
+            config, targets=args.stop_targets, constraints=constraints,
+            progress=not args.quiet, log=log,
+        )
+        paths += experiments.save_stopping_rule(rows, args.out, plot=not args.no_plots)
+        for method, entry in experiments.summarize_stopping_rule(rows).items():
+            print(f"{method}: sparsity {100 * entry['layer_sparsity']['mean']:.1f} %, accuracy "
+                  f"{100 * entry['accuracy']['mean']:.1f} ± {100 * entry['accuracy']['std']:.1f} %")
+        if args.experiment == "stopping-rule":
+            print(f"wrote {len(paths)} files to {args.out} in {time.time() - start:.0f} s")
+            return 0
     result = experiments.run_experiment(config, progress=not args.quiet, log=log)
-    paths = experiments.save_results(result, args.out)
+    paths += experiments.save_results(result, args.out)
     if not args.no_plots:
         paths += experiments.plot_results(result, args.out)
     both = result.summary["variants"].get("both") or next(iter(result.summary["variants"].values()))
