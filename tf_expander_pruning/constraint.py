@@ -22,6 +22,7 @@ itself only keeps the history.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import logging
@@ -65,6 +66,27 @@ UNDEFINED_POLICIES = ("fail", "pass", "skip", "ignore")
 
 _CRITERION_WORDS = {"ramanujan": "the Ramanujan property", "spectral_gap": "its spectral gap"}
 _SYMBOL = {"delta_r": "Delta_r", "delta_s": "Delta_s"}
+
+
+_BLAS = []
+
+
+def _single_threaded_blas():
+    """Context limiting BLAS to one thread while analysing a mask.
+
+    The masks are small; a multi-threaded OpenBLAS on a machine whose cores are busy training
+    spins its threads and made one 64x256 SVD take ~100 ms instead of ~1 ms.
+    """
+    if not _BLAS:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS.append(ThreadpoolController())
+        except Exception:  # threadpoolctl missing or unusable: run unrestricted
+            _BLAS.append(None)
+    if _BLAS[0] is None:
+        return contextlib.nullcontext()
+    return _BLAS[0].limit(limits=1, user_api="blas")
 
 
 def _fmt(value, digits: int = 3) -> str:
@@ -152,6 +174,10 @@ class RamanujanConstraint(keras.callbacks.Callback):
         self._ready = False
         self._epoch = 0
         self._writer = None
+        self._step = 0  # pruning step after the last batch (tracked in Python)
+        self._steps_per_batch = 1
+        self._rules: list[tuple[int, int, int] | None] = []
+        self._frozen: set[int] = set()
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments (``criterion`` may be a callable)."""
@@ -241,7 +267,37 @@ class RamanujanConstraint(keras.callbacks.Callback):
                     "RamanujanConstraint()])."
                 )
         self._counters = [int(e.mask_updates.numpy()) for e in self._entries]
+        self._frozen = {i for i, e in enumerate(self._entries) if bool(e.frozen.numpy())}
+        self._step = max(int(w.pruning_step.numpy()) for w in wrappers.values())
+        steps = getattr(self.model, "_steps_per_execution", None)
+        self._steps_per_batch = int(steps.numpy()) if steps is not None else 1
+        self._rules = [self._rule(e) for e in self._entries]
         self._ready = True
+
+    @staticmethod
+    def _rule(entry: PrunedWeight) -> tuple[int, int, int] | None:
+        # TF-MOT's (and our) schedules update at begin_step + k * frequency up to end_step.
+        # Knowing that, the callback can skip reading variables on batches without an update.
+        base = entry.schedule.base_schedule
+        try:
+            begin, end, frequency = (int(getattr(base, k)) for k in
+                                     ("begin_step", "end_step", "frequency"))
+        except (AttributeError, TypeError, ValueError):
+            return None  # unknown schedule: read the counters after every batch
+        return (begin, end, frequency) if frequency > 0 else None
+
+    def _may_update(self, low: int, high: int) -> bool:
+        """Could an unfrozen matrix's mask have been updated at a step in [low, high]?"""
+        for index, rule in enumerate(self._rules):
+            if index in self._frozen:
+                continue
+            if rule is None:
+                return True
+            begin, end, frequency = rule
+            for step in range(max(low, begin), (high if end < 0 else min(high, end)) + 1):
+                if (step - begin) % frequency == 0:
+                    return True
+        return False
 
     def on_epoch_begin(self, epoch, logs=None) -> None:
         self._epoch = int(epoch)
@@ -253,13 +309,19 @@ class RamanujanConstraint(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None) -> None:
         if not self._ready:
             return
-        # One scalar read per checked matrix: the only per-batch cost when no mask changed.
+        # Batches on which no schedule can have fired cost nothing but this arithmetic. The
+        # range includes the previous step so an off-by-one in the step estimate cannot hide
+        # an update; the counters below are the ground truth.
+        low, self._step = self._step, self._step + self._steps_per_batch
+        if not self._may_update(low, self._step):
+            return
         counters = [int(e.mask_updates.numpy()) for e in self._entries]
         changed = [
             index for index, (new, old) in enumerate(zip(counters, self._counters, strict=True))
-            if new != old
+            if new != old and index not in self._frozen
         ]
         self._counters = counters
+        self._step = int(self._entries[0].wrapper.pruning_step.numpy())  # resynchronise
         if changed:
             self.check(indices=changed)
 
@@ -314,16 +376,20 @@ class RamanujanConstraint(keras.callbacks.Callback):
         if not self._entries:
             raise ValueError("RamanujanConstraint.check() is only available during model.fit().")
         indices = range(len(self._entries)) if indices is None else indices
-        records, failed = [], []
+        records, failed, steps = [], [], {}
         for index in indices:
             entry = self._entries[index]
-            if bool(entry.frozen.numpy()):
+            if index in self._frozen:
                 continue
             mask = np.asarray(entry.mask.numpy())
-            step = int(entry.wrapper.pruning_step.numpy())
+            wrapper_id = id(entry.wrapper)
+            if wrapper_id not in steps:
+                steps[wrapper_id] = int(entry.wrapper.pruning_step.numpy())
+            step = steps[wrapper_id]
             rows, outcomes, worst = [], [], None
             for gate, graph in self._graphs(entry, mask):
-                report = analyze(graph)
+                with _single_threaded_blas():
+                    report = analyze(graph)
                 outcome = self._apply_policy(self._verdict(report))
                 outcomes.append(outcome)
                 if outcome is False and (worst is None or self._worse(report, worst[1])):
@@ -338,6 +404,7 @@ class RamanujanConstraint(keras.callbacks.Callback):
                 })
             if any(outcome is False for outcome in outcomes):
                 failed.append((entry, mask, step, worst))
+                self._frozen.add(index)
                 for row in rows:
                     row["frozen"] = True
             elif all(outcome is True for outcome in outcomes):
@@ -352,7 +419,7 @@ class RamanujanConstraint(keras.callbacks.Callback):
         self._write_summaries(records)
         if (
             self.stop_training_when_all_frozen and self._entries and self.model is not None
-            and all(bool(e.frozen.numpy()) for e in self._entries)
+            and len(self._frozen) == len(self._entries)
         ):
             self._say("RamanujanConstraint: every checked weight graph is frozen; stopping.")
             self.model.stop_training = True
