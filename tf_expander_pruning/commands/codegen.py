@@ -47,6 +47,17 @@ def load_model(path: str):
     """
     from tf_expander_pruning.keras_compat import keras, tfmot
 
+    try:  # the loader shared by all sub-commands, when present
+        from tf_expander_pruning.commands._common import load_model as shared_loader
+    except ImportError:
+        shared_loader = None
+    if shared_loader is not None:
+        # prune_scope around it: TF-MOT's wrapper is registered only inside that scope (not in
+        # keras.utils.get_custom_objects()), and without it a wrapped SavedModel revives as
+        # generic layers that cannot be stripped.
+        with tfmot.sparsity.keras.prune_scope():
+            return shared_loader(path)
+
     if not Path(path).exists():
         raise FileNotFoundError(f"No model at {path!r}.")
     custom = {}
