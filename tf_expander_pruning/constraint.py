@@ -323,7 +323,7 @@ class RamanujanConstraint(keras.callbacks.Callback):
         self._counters = counters
         self._step = int(self._entries[0].wrapper.pruning_step.numpy())  # resynchronise
         if changed:
-            self.check(indices=changed)
+            self.check(indices=changed, _step=self._step)
 
     def on_epoch_end(self, epoch, logs=None) -> None:
         if self._writer is not None:
@@ -367,7 +367,9 @@ class RamanujanConstraint(keras.callbacks.Callback):
         units = entry.cell.units
         return [(g, mask[:, k * units:(k + 1) * units]) for k, g in enumerate(gates)]
 
-    def check(self, indices: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    def check(
+        self, indices: Sequence[int] | None = None, _step: int | None = None
+    ) -> list[dict[str, Any]]:
         """Analyse the current masks now (all checked matrices, or ``indices`` of them).
 
         Called automatically after every mask update; frozen matrices are skipped.  Returns
@@ -384,7 +386,10 @@ class RamanujanConstraint(keras.callbacks.Callback):
             mask = np.asarray(entry.mask.numpy())
             wrapper_id = id(entry.wrapper)
             if wrapper_id not in steps:
-                steps[wrapper_id] = int(entry.wrapper.pruning_step.numpy())
+                # every wrapper's step advances together; reuse the one just read
+                steps[wrapper_id] = (
+                    _step if _step is not None else int(entry.wrapper.pruning_step.numpy())
+                )
             step = steps[wrapper_id]
             rows, outcomes, worst = [], [], None
             for gate, graph in self._graphs(entry, mask):
