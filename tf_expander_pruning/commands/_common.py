@@ -12,9 +12,7 @@ def custom_objects() -> dict:
     """Keras custom objects of this package (schedules, pruning wrappers) and TF-MOT's."""
     import tensorflow_model_optimization as tfmot
 
-    objects = {}
-    with tfmot.sparsity.keras.prune_scope():
-        objects.update(keras.utils.get_custom_objects())
+    objects = {"PruneLowMagnitude": tfmot.sparsity.keras.PruneLowMagnitude}
     for module_name in ("schedules", "pruning"):
         try:  # importing registers the classes with Keras
             importlib.import_module(f"tf_expander_pruning.{module_name}")
@@ -39,8 +37,11 @@ def load_model(path: str | Path):
         raise ValueError(
             f"{str(path)!r}: expected a .keras or .h5 file or a SavedModel directory."
         )
+    import tensorflow_model_optimization as tfmot
+
     try:
-        with keras.utils.custom_object_scope(custom_objects()):
+        # prune_scope registers TF-MOT's wrapper only thread-locally, so load inside it.
+        with tfmot.sparsity.keras.prune_scope(), keras.utils.custom_object_scope(custom_objects()):
             return keras.models.load_model(path, compile=False)
     except Exception as error:  # Keras raises many types for a bad file; say what it means
         raise ValueError(
