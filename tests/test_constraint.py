@@ -318,6 +318,14 @@ def test_model_without_pruned_recurrent_layer_is_rejected():
             tfmot.sparsity.keras.UpdatePruningStep(), RamanujanConstraint()])
 
 
+def test_unbuilt_model_is_reported():
+    model = prune_rnn(keras.Sequential([keras.layers.LSTM(4), keras.layers.Dense(10)]),
+                      GeometricSchedule(frequency=2))
+    model.compile("adam", LOSS)
+    with pytest.raises(ValueError, match="not built"):
+        model.fit(X, Y, epochs=1, verbose=0, callbacks=[RamanujanConstraint()])
+
+
 def test_missing_update_pruning_step_is_reported():
     model = prune_rnn(_lstm_model(4), GeometricSchedule(frequency=2))
     model.compile("adam", LOSS)

@@ -201,6 +201,17 @@ class RamanujanConstraint(keras.callbacks.Callback):
     def on_train_begin(self, logs=None) -> None:
         self._reset_runtime()
         model = self.model
+        unbuilt = [
+            layer.name for layer in _walk_layers(model)
+            if isinstance(layer, PruneRecurrent) and not layer.built
+        ]
+        if unbuilt:
+            # TF-MOT creates masks (and UpdatePruningStep reads pruning_step) before step 1.
+            raise ValueError(
+                f"RamanujanConstraint: the pruned layers {unbuilt} are not built. Give the "
+                "model an input shape (keras.Input(...) or input_shape=...) or call "
+                "model.build(input_shape) before fit."
+            )
         entries = [p for p in pruned_weights(model) if p.role in self.roles]
         if not entries:
             plain = [
@@ -227,9 +238,6 @@ class RamanujanConstraint(keras.callbacks.Callback):
                     "(SimpleRNN/LSTM/GRU/Bidirectional layers)."
                 )
             raise ValueError(f"RamanujanConstraint: model has no pruned recurrent layer: {hint}")
-        unbuilt = [p for p in pruned_weights(model) if p.mask is None]
-        if unbuilt:  # pragma: no cover - pruned_weights is empty for unbuilt wrappers
-            raise ValueError("Build the model before training with RamanujanConstraint.")
         self._entries = entries
         self._warn_frequency(entries)
         if self.log_dir is not None:
