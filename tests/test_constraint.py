@@ -4,6 +4,7 @@ import copy
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -145,7 +146,7 @@ def test_history_csv_summary_log_line_and_results(run_a, tmp_path):
     assert float(rows[0]["delta_r"]) == pytest.approx(constraint.history[0]["delta_r"])
     (line,) = constraint.messages
     failed = next(r for r in constraint.history if r["frozen"])
-    assert line.startswith("lstm: W_xh lost the criterion criterion at sparsity ")
+    assert line.startswith("lstm: W_xh failed the criterion criterion at sparsity ")
     assert f"at sparsity {failed['sparsity']:.2f} " in line
     kept = _sparsity(pruned_weights(model)[0].mask.numpy())
     assert line.endswith(f"; frozen at {kept:.2f}")
@@ -216,6 +217,10 @@ def test_two_layers_freeze_independently_and_a_passing_layer_reaches_final_spars
         np.testing.assert_array_equal(final, spy.at_step(records[-2]["step"])[item.name])
         assert analyze(final).is_ramanujan
     assert set(constraint.frozen_layers) == {"narrow"}
+    pattern = (r"narrow: W_(xh|hh) lost the Ramanujan property at sparsity 0\.\d\d "
+               r"\(Delta_r(=-\d+\.\d\d| undefined: .+)\); frozen at 0\.\d\d")
+    assert len(constraint.messages) == 2
+    assert all(re.fullmatch(pattern, line) for line in constraint.messages), constraint.messages
 
 
 # ---------------------------------------------------------------- undefined policies
@@ -293,7 +298,7 @@ def test_per_gate_fails_when_any_gate_fails():
     assert _sparsity(whole) < max(gate_sparsity)  # the gate failed before the whole matrix
     (line,) = constraint.messages
     failed_gates = [r["gate"] for r in failing if r["passed"] is False]
-    assert line.split(" lost ")[0] in {f"lstm: W_xh gate {gate}" for gate in failed_gates}
+    assert line.split(" failed ")[0] in {f"lstm: W_xh gate {gate}" for gate in failed_gates}
 
 
 # ---------------------------------------------------------------- errors and plumbing

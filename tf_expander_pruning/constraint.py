@@ -391,7 +391,8 @@ class RamanujanConstraint(keras.callbacks.Callback):
             entry = self._entries[index]
             if index in self._frozen:
                 continue
-            mask = np.asarray(entry.mask.numpy())
+            # 0/1 float mask -> bool: same graph, and analyze() skips its NaN scan for bools.
+            mask = np.asarray(entry.mask.numpy()) != 0
             wrapper_id = id(entry.wrapper)
             if wrapper_id not in steps:
                 # every wrapper's step advances together; reuse the one just read
@@ -457,10 +458,10 @@ class RamanujanConstraint(keras.callbacks.Callback):
     def _freeze_line(self, entry, gate, report, failed_sparsity, frozen_sparsity) -> str:
         where = entry.role + (f" gate {gate}" if gate else "")
         if callable(self.criterion):
-            what = f"the criterion {getattr(self.criterion, '__name__', 'callable')}"
+            what = f"failed the criterion {getattr(self.criterion, '__name__', 'callable')}"
             field = "delta_r"
         else:
-            what = _CRITERION_WORDS[self.criterion]
+            what = "lost " + _CRITERION_WORDS[self.criterion]
             field = CRITERIA[self.criterion]
         value = getattr(report, field)
         if value is None or (field == "delta_r" and report.bound is None):
@@ -468,7 +469,7 @@ class RamanujanConstraint(keras.callbacks.Callback):
         else:
             detail = f"{_SYMBOL[field]}={value:.2f}"
         return (
-            f"{entry.layer}: {where} lost {what} at sparsity {failed_sparsity:.2f} ({detail}); "
+            f"{entry.layer}: {where} {what} at sparsity {failed_sparsity:.2f} ({detail}); "
             f"frozen at {frozen_sparsity:.2f}"
         )
 
