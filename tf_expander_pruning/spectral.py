@@ -20,7 +20,9 @@ Definitions (see DESIGN.md):
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections.abc import Hashable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -37,6 +39,7 @@ __all__ = [
     "top_singular_values",
     "iterative_mean_delta_r",
     "as_sparse_graph",
+    "SpectralCache",
 ]
 
 #: The Ramanujan bound is only meaningful when both average degrees are at least this.
@@ -44,6 +47,17 @@ MIN_AVERAGE_DEGREE = 3.0
 
 # Below this many matrix entries a dense SVD is faster and exact; above it use ARPACK.
 _DENSE_SVD_MAX_ENTRIES = 256 * 256
+
+# Krylov space of a cold Lanczos run: wide, so the bulk edge (where sigma_2 sits) needs few
+# restarts from a random start.
+_COLD_NCV = 96
+# Krylov space of a warm run: a start close to the top singular vectors converges in far fewer
+# steps, and ARPACK always builds the full space before its first convergence test, so a
+# smaller space is what lets a warm start finish early.
+_WARM_NCV = 24
+# Weight of the seeded random vector blended into a warm start: keeps every direction (e.g. a
+# newly connected component that the previous vector has no weight on) present in the start.
+_WARM_RANDOM_WEIGHT = 0.05
 
 
 @dataclass(frozen=True)
@@ -151,7 +165,11 @@ def as_sparse_graph(matrix, *, weighted: bool = False) -> scipy.sparse.csr_matri
 
 
 def top_singular_values(
-    matrix, k: int = 2, *, v0: np.ndarray | None = None, return_vector: bool = False
+    matrix,
+    k: int = 2,
+    *,
+    v0: np.ndarray | None = None,
+    return_vector: bool = False,
 ):
     """The ``k`` largest singular values of a 2-D matrix, in descending order.
 
@@ -164,6 +182,12 @@ def top_singular_values(
         ``sigma`` (shape ``(k,)``), or ``(sigma, v)`` with ``v`` a start vector for the next call
         when ``return_vector`` is true.
     """
+    sigma, vector = _top_singular_values(matrix, k, v0, None)
+    return (sigma, vector) if return_vector else sigma
+
+
+def _top_singular_values(matrix, k: int, v0, ncv: int | None):
+    """:func:`top_singular_values` with the Lanczos space size exposed (``None``: cold size)."""
     m, n = matrix.shape
     rank_cap = min(m, n)
     vector = None
@@ -171,15 +195,15 @@ def top_singular_values(
         dense = matrix.toarray() if scipy.sparse.issparse(matrix) else np.asarray(matrix)
         sigma = scipy.linalg.svdvals(dense.astype(np.float64, copy=False))
     else:
-        sigma, vector = _gram_lanczos(matrix, k, v0)
+        sigma, vector = _gram_lanczos(matrix, k, v0, ncv=ncv)
     sigma = np.sort(np.asarray(sigma, dtype=np.float64))[::-1][:k]
     if sigma.shape[0] < k:
         sigma = np.concatenate([sigma, np.zeros(k - sigma.shape[0])])
     sigma = np.maximum(sigma, 0.0)
-    return (sigma, vector) if return_vector else sigma
+    return sigma, vector
 
 
-def _gram_lanczos(matrix, k: int, v0):
+def _gram_lanczos(matrix, k: int, v0, *, ncv: int | None = None):
     """Top ``k`` singular values from Lanczos (ARPACK) on the smaller Gram operator.
 
     ``B B^T`` (or ``B^T B``) squares the spectrum, which widens the relative gap below
@@ -199,7 +223,7 @@ def _gram_lanczos(matrix, k: int, v0):
         # all-ones start is orthogonal to sigma_2's vector of two identical disjoint blocks).
         v0 = np.random.default_rng(0).standard_normal(size)
     # A wide Krylov space: fewer restarts near the bulk edge, where sigma_2 sits.
-    ncv = min(size, max(2 * k + 1, 96))
+    ncv = min(size, max(2 * k + 1, _COLD_NCV if ncv is None else ncv))
     try:
         values, vectors = scipy.sparse.linalg.eigsh(
             operator, k=k, which="LA", ncv=ncv, tol=1e-10, v0=v0
@@ -238,23 +262,39 @@ def analyze(matrix, *, weighted: bool = False, v0: np.ndarray | None = None) -> 
     Raises:
         ValueError: NaN/inf entries, a rank other than 2, or an empty shape.
     """
-    graph = as_sparse_graph(matrix, weighted=weighted)
+    report, _, _ = _analyze_graph(as_sparse_graph(matrix, weighted=weighted), weighted, v0, None)
+    return report
+
+
+def _analyze_graph(
+    graph: scipy.sparse.csr_matrix, weighted: bool, v0, ncv: int | None
+) -> tuple[SpectralReport, np.ndarray | None, tuple[np.ndarray, np.ndarray] | None]:
+    """:func:`analyze` of a canonical CSR graph (from :func:`as_sparse_graph`).
+
+    Returns:
+        ``(report, vector, (keep_left, keep_right))``: ``vector`` is the solver's start vector
+        for the next, similar graph, in the coordinates of the kept nodes of the smaller side
+        of the core (``None`` when a dense SVD was used); ``keep_*`` are the indices of the
+        nodes that were not dropped (``None`` for an empty graph).
+    """
     m, n = graph.shape
     edges = int(graph.nnz)
     density = edges / float(m * n)
     if edges == 0:
-        return SpectralReport(
+        empty = SpectralReport(
             n_left=m, n_right=n, dropped_left=m, dropped_right=n, edges=0, density=0.0,
             d_left=None, d_right=None, lambda1=None, mu_hat=None, bound=None, delta_r=None,
             delta_s=None, delta_r_normalized=None, is_ramanujan=None,
             undefined_reason="empty graph (every weight is pruned)", weighted=weighted,
             spectral_gap=None,
         )
+        return empty, None, None
     core, keep_left, keep_right = _drop_isolated(graph)
     m_core, n_core = core.shape
     d_left = edges / m_core
     d_right = edges / n_core
-    lambda1, mu_hat = (float(s) for s in top_singular_values(core, 2, v0=v0))
+    sigma, vector = _top_singular_values(core, 2, v0, ncv)
+    lambda1, mu_hat = float(sigma[0]), float(sigma[1])
     bound = ramanujan_bound(d_left, d_right)
     if bound is None:
         low = [
@@ -270,13 +310,14 @@ def analyze(matrix, *, weighted: bool = False, v0: np.ndarray | None = None) -> 
         normalized = delta_r / bound
         is_ramanujan = bool(delta_r >= 0.0)
     delta_s = 2.0 * math.sqrt(lambda1 - 1.0) - mu_hat if lambda1 >= 1.0 else None
-    return SpectralReport(
+    report = SpectralReport(
         n_left=m, n_right=n, dropped_left=m - m_core, dropped_right=n - n_core, edges=edges,
         density=density, d_left=d_left, d_right=d_right, lambda1=lambda1, mu_hat=mu_hat,
         bound=bound, delta_r=delta_r, delta_s=delta_s, delta_r_normalized=normalized,
         is_ramanujan=is_ramanujan, undefined_reason=reason, weighted=weighted,
         spectral_gap=lambda1 - mu_hat,
     )
+    return report, vector, (keep_left, keep_right)
 
 
 def iterative_mean_delta_r(matrix, *, min_group_size: int = 3) -> float | None:
@@ -297,3 +338,170 @@ def iterative_mean_delta_r(matrix, *, min_group_size: int = 3) -> float | None:
         if delta_r is not None:
             values.append(delta_r)
     return float(np.mean(values)) if values else None
+
+
+@dataclass
+class _CacheEntry:
+    """What :class:`SpectralCache` keeps per key between two checks."""
+
+    fingerprint: bytes
+    report: SpectralReport
+    # Start vector for the next solve, scattered to the full (un-dropped) node set of `side`:
+    # entries of dropped nodes are 0.  None when the last solve was dense or the graph empty.
+    vector: np.ndarray | None
+    side: str | None  # "left" or "right": which side the Gram operator (and vector) lives on
+
+
+def _fingerprint(graph: scipy.sparse.csr_matrix, weighted: bool) -> bytes:
+    """Exact identity of a canonical CSR graph: shape, structure and (if weighted) values."""
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(np.asarray(graph.shape, dtype=np.int64).tobytes())
+    digest.update(b"w" if weighted else b"u")
+    # indptr/indices dtypes differ (int32/int64) with size: hash the values, not the dtype.
+    digest.update(np.ascontiguousarray(graph.indptr, dtype=np.int64).tobytes())
+    digest.update(np.ascontiguousarray(graph.indices, dtype=np.int64).tobytes())
+    if weighted:
+        digest.update(np.ascontiguousarray(graph.data, dtype=np.float64).tobytes())
+    return digest.digest()
+
+
+class SpectralCache:
+    """Repeated :func:`analyze` of graphs that change a little between calls (stateful).
+
+    A pruning callback checks the same weight matrices again after every mask update, and
+    between two updates only a few connections change (often none).  ``SpectralCache`` keeps,
+    per caller-chosen ``key`` (e.g. ``("lstm", "W_hh", None)``), the last graph's exact
+    fingerprint, its report and the solver's final vector, and on the next call:
+
+    * returns the cached :class:`SpectralReport` (the same object) when the graph is unchanged:
+      same shape, same CSR structure ``indptr``/``indices`` after dropping explicit zeros and,
+      for ``weighted=True``, the same ``|w|`` values (a 160-bit BLAKE2b hash of them);
+    * otherwise warm-starts the Lanczos solver from the previous vector.  The vector is kept
+      in full node coordinates, so when the set of dropped (isolated) nodes changes it is
+      re-sliced to the new kept nodes; when that is impossible (the shape changed, or the
+      solver now works on the other side because the smaller side of the core switched) or the
+      last solve was a dense SVD, the solve is cold, exactly as :func:`analyze`;
+    * a warm start is blended with a little of the seeded random start so that no direction
+      (e.g. a newly connected component) is missing from it, and uses a smaller Krylov space.
+
+    Results equal a cold :func:`analyze` of the same matrix to the solver's tolerance
+    (``lambda1``/``mu_hat`` agree to about 1e-10 relative; degrees, counts and the reason are
+    identical).  Not thread-safe; one instance per callback.
+
+    Example::
+
+        cache = SpectralCache()
+        report = cache.analyze(("lstm", "W_hh"), mask)   # cold
+        report = cache.analyze(("lstm", "W_hh"), mask)   # unchanged: cached, no solve
+        cache.stats  # {'hits': 1, 'warm': 0, 'cold': 1, 'keys': 1}
+
+    Attributes:
+        hits: calls answered from the cache (no solve).
+        warm: solves warm-started from a previous vector.
+        cold: solves from the seeded random start (first call of a key, or fallback).
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[Hashable, _CacheEntry] = {}
+        self.hits = 0
+        self.warm = 0
+        self.cold = 0
+
+    def analyze(self, key: Hashable, matrix, *, weighted: bool = False) -> SpectralReport:
+        """:func:`analyze` ``matrix`` (shape ``(m, n)``), reusing what is known about ``key``.
+
+        Args:
+            key: any hashable naming the weight graph; one key per matrix (or gate) tracked.
+            matrix: 2-D array or SciPy sparse matrix, as for :func:`analyze`.
+            weighted: as for :func:`analyze`; part of the fingerprint, so switching it for a
+                key is a change (and the solve is then cold or warm, never a stale hit).
+
+        Returns:
+            The :class:`SpectralReport` (``None`` fields with a reason where undefined).
+
+        Raises:
+            ValueError: as :func:`analyze` (NaN/inf, not 2-D, empty shape); the key's cached
+                state is left as it was.
+        """
+        graph = as_sparse_graph(matrix, weighted=weighted)
+        fingerprint = _fingerprint(graph, weighted)
+        previous = self._entries.get(key)
+        if previous is not None and previous.fingerprint == fingerprint:
+            self.hits += 1
+            return previous.report
+        v0, ncv = None, None
+        if previous is not None and previous.vector is not None:
+            v0 = self._warm_start(previous, graph)
+        if v0 is None:
+            self.cold += 1
+        else:
+            self.warm += 1
+            ncv = _WARM_NCV
+        report, vector, kept = _analyze_graph(graph, weighted, v0, ncv)
+        self._entries[key] = _CacheEntry(fingerprint, report, *self._scatter(vector, kept, graph))
+        return report
+
+    @staticmethod
+    def _side(kept: tuple[np.ndarray, np.ndarray]) -> str:
+        # _gram_lanczos works on the smaller side of the core (left on a tie).
+        return "left" if kept[0].size <= kept[1].size else "right"
+
+    def _scatter(self, vector, kept, graph) -> tuple[np.ndarray | None, str | None]:
+        """The solver's vector (core coordinates) in full node coordinates of its side."""
+        if vector is None or kept is None:
+            return None, None
+        side = self._side(kept)
+        index = kept[0] if side == "left" else kept[1]
+        if vector.shape != index.shape:  # defensive: never store a vector we cannot map
+            return None, None
+        full = np.zeros(graph.shape[0] if side == "left" else graph.shape[1])
+        full[index] = vector
+        return full, side
+
+    def _warm_start(self, previous: _CacheEntry, graph) -> np.ndarray | None:
+        """Start vector for ``graph`` from the previous one, or ``None`` (solve cold)."""
+        if graph.nnz == 0:
+            return None
+        keep_left, keep_right = _kept_nodes(graph)
+        side = self._side((keep_left, keep_right))
+        index = keep_left if side == "left" else keep_right
+        full_size = graph.shape[0] if side == "left" else graph.shape[1]
+        if side != previous.side or previous.vector.shape != (full_size,):
+            return None  # shape or solver side changed: the old vector means nothing here
+        start = previous.vector[index]
+        norm = float(np.linalg.norm(start))
+        if not math.isfinite(norm) or norm == 0.0:
+            return None  # every node the vector lived on is gone
+        # Same seeded random vector a cold solve of this core would start from.
+        noise = np.random.default_rng(0).standard_normal(index.size)
+        noise_norm = float(np.linalg.norm(noise))
+        if noise_norm > 0.0:
+            start = start / norm + _WARM_RANDOM_WEIGHT * noise / noise_norm
+        return start
+
+    def forget(self, key: Hashable) -> None:
+        """Drop what is cached for ``key`` (the next call of it is cold); unknown keys are fine."""
+        self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        """Drop every key and reset the counters."""
+        self._entries.clear()
+        self.hits = self.warm = self.cold = 0
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """``{"hits", "warm", "cold", "keys"}`` counts since creation (or :meth:`clear`)."""
+        return {"hits": self.hits, "warm": self.warm, "cold": self.cold, "keys": len(self)}
+
+
+def _kept_nodes(graph: scipy.sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """``(keep_left, keep_right)``: indices of the nodes with an edge (as :func:`analyze`)."""
+    keep_left = np.flatnonzero(np.diff(graph.indptr))
+    keep_right = np.flatnonzero(np.bincount(graph.indices, minlength=graph.shape[1]))
+    return keep_left, keep_right
