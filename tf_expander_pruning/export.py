@@ -401,6 +401,9 @@ def to_tflite(
                 # The MLIR dynamic-range quantizer leaves the fused LSTM's weights in float
                 # (measured: same bytes as fp32).  The legacy quantizer stores them as int8
                 # with DEQUANTIZE ops, which really shrinks the file (and runs in TFLM).
+                # A converter object converts once: build a fresh one.
+                converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
+                converter.optimizations = [tf.lite.Optimize.DEFAULT]
                 converter.experimental_new_dynamic_range_quantizer = False
                 data = bytes(converter.convert())
             return data
