@@ -1,0 +1,50 @@
+"""The README's Python examples run as written and do what the text says."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def python_blocks():
+    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+
+
+def test_readme_has_exactly_two_setup_commands():
+    text = README.read_text()
+    setup = text.split("## Set-up", 1)[1].split("##", 1)[0]
+    commands = re.findall(r"^make (\w+)", setup, flags=re.M)
+    assert commands == ["demo", "test"]
+
+
+def test_readme_cli_commands_are_real_subcommands():
+    from tf_expander_pruning.cli import build_parser
+
+    parser = build_parser()
+    for line in re.findall(r"^\.venv/bin/tf-expander (.+)$", README.read_text(), flags=re.M):
+        parser.parse_args(line.split())  # SystemExit on an unknown command or option
+
+
+def test_readme_analyze_example(capsys):
+    block = [b for b in python_blocks() if "tep.analyze(" in b][0]
+    exec(compile(block, "README-analyze", "exec"), {})
+    values = capsys.readouterr().out.split()
+    assert len(values) == 6 and values[-1] in ("True", "False")
+
+
+@pytest.mark.slow
+def test_readme_fit_example(capsys):
+    block = [b for b in python_blocks() if "RamanujanConstraint()" in b][0]
+    namespace = {}
+    exec(compile(block, "README-fit", "exec"), namespace)
+    out = capsys.readouterr().out
+    assert "Delta_r" in out and "W_hh" in out
+    loss, accuracy = namespace["final"].evaluate(
+        namespace["x_test"], namespace["y_test"], verbose=0
+    )
+    assert accuracy > 0.8
+    # the callback checked the graphs and every final weight graph is still Ramanujan or frozen
+    assert namespace["constraint"].history
+    assert not any(type(layer).__name__ == "PruneRecurrent" for layer in namespace["final"].layers)
