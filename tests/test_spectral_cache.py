@@ -77,17 +77,30 @@ def test_unchanged_mask_is_not_solved_again(solver_calls):
     cache = SpectralCache()
     first = cache.analyze("w", mask)
     assert len(solver_calls) == 1
-    # The same graph in other forms: a copy, float weights, CSR with explicit zeros, COO.
+    # The same graph as other dense arrays: a copy, float and int weights with that pattern.
     weights = np.where(mask, 0.5, 0.0)
-    with_zeros = scipy.sparse.csr_matrix(weights)
-    with_zeros.data[:3] = 0.0  # three explicit zeros: not edges, so a different graph
-    same_forms = [mask.copy(), weights, scipy.sparse.coo_matrix(mask)]
-    for same in same_forms:
+    for same in (mask.copy(), weights, np.where(mask, -3, 0).astype(np.int32)):
         assert cache.analyze("w", same) is first
     assert len(solver_calls) == 1 and cache.hits == 3
+    # Sparse input hashes its canonical CSR: one solve when switching kind, then CSR == COO.
+    as_csr = cache.analyze("w", scipy.sparse.csr_matrix(mask))
+    assert len(solver_calls) == 2
+    assert_same_report(as_csr, first)
+    assert cache.analyze("w", scipy.sparse.coo_matrix(weights)) is as_csr
+    assert len(solver_calls) == 2
+    # Explicit zeros are not edges: a CSR with three of them is a different graph.
+    with_zeros = scipy.sparse.csr_matrix(weights)
+    with_zeros.data[:3] = 0.0
     changed = cache.analyze("w", with_zeros)
-    assert len(solver_calls) == 2 and changed.edges == first.edges - 3
+    assert len(solver_calls) == 3 and changed.edges == first.edges - 3
+    # One flipped entry in a dense mask is a change.
+    flipped = mask.copy()
+    flipped[7, 11] = not flipped[7, 11]
+    flipped_report = cache.analyze("w", flipped)
+    assert len(solver_calls) == 4 and cache.hits == 4
+    # (the cold references are computed last: they call the solver too)
     assert_same_report(changed, analyze(with_zeros))
+    assert_same_report(flipped_report, analyze(flipped))
 
 
 def test_keys_are_independent_and_forget_clear(solver_calls):

@@ -54,7 +54,7 @@ _COLD_NCV = 96
 # Krylov space of a warm run: a start close to the top singular vectors converges in far fewer
 # steps, and ARPACK always builds the full space before its first convergence test, so a
 # smaller space is what lets a warm start finish early.
-_WARM_NCV = 24
+_WARM_NCV = 16
 # Weight of the seeded random vector blended into a warm start: keeps every direction (e.g. a
 # newly connected component that the previous vector has no weight on) present in the start.
 _WARM_RANDOM_WEIGHT = 0.05
@@ -355,13 +355,30 @@ class _CacheEntry:
 def _fingerprint(graph: scipy.sparse.csr_matrix, weighted: bool) -> bytes:
     """Exact identity of a canonical CSR graph: shape, structure and (if weighted) values."""
     digest = hashlib.blake2b(digest_size=20)
-    digest.update(np.asarray(graph.shape, dtype=np.int64).tobytes())
+    digest.update(b"csr" + np.asarray(graph.shape, dtype=np.int64).tobytes())
     digest.update(b"w" if weighted else b"u")
     # indptr/indices dtypes differ (int32/int64) with size: hash the values, not the dtype.
     digest.update(np.ascontiguousarray(graph.indptr, dtype=np.int64).tobytes())
     digest.update(np.ascontiguousarray(graph.indices, dtype=np.int64).tobytes())
     if weighted:
         digest.update(np.ascontiguousarray(graph.data, dtype=np.float64).tobytes())
+    return digest.digest()
+
+
+def _dense_fingerprint(array: np.ndarray, weighted: bool) -> bytes:
+    """Exact identity of the graph of a validated dense array, without building its CSR.
+
+    The 0/1 graph is the bit pattern of ``array != 0`` (packed 8 entries a byte); a weighted
+    graph also needs ``|w|``.  A cache hit on a dense mask then costs a packbits and a hash
+    instead of a dense-to-sparse conversion.  Dense and sparse inputs hash differently (a
+    change of input kind costs one solve, never a wrong hit).
+    """
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(b"dense" + np.asarray(array.shape, dtype=np.int64).tobytes())
+    digest.update(b"w" if weighted else b"u")
+    digest.update(np.packbits(array != 0).tobytes())
+    if weighted:
+        digest.update(np.abs(np.asarray(array, dtype=np.float64)).tobytes())
     return digest.digest()
 
 
@@ -374,8 +391,10 @@ class SpectralCache:
     fingerprint, its report and the solver's final vector, and on the next call:
 
     * returns the cached :class:`SpectralReport` (the same object) when the graph is unchanged:
-      same shape, same CSR structure ``indptr``/``indices`` after dropping explicit zeros and,
-      for ``weighted=True``, the same ``|w|`` values (a 160-bit BLAKE2b hash of them);
+      a 160-bit BLAKE2b hash of the shape and the exact structure (dense input: the bits of
+      ``matrix != 0``; sparse input: CSR ``indptr``/``indices`` after dropping explicit zeros)
+      and, for ``weighted=True``, the ``|w|`` values.  Dense and sparse inputs hash apart, so
+      switching input kind for a key costs one (warm) solve, never a wrong hit;
     * otherwise warm-starts the Lanczos solver from the previous vector.  The vector is kept
       in full node coordinates, so when the set of dropped (isolated) nodes changes it is
       re-sliced to the new kept nodes; when that is impossible (the shape changed, or the
@@ -423,12 +442,18 @@ class SpectralCache:
             ValueError: as :func:`analyze` (NaN/inf, not 2-D, empty shape); the key's cached
                 state is left as it was.
         """
-        graph = as_sparse_graph(matrix, weighted=weighted)
-        fingerprint = _fingerprint(graph, weighted)
+        matrix = _validate(matrix)  # raises before the cache is consulted or changed
+        if scipy.sparse.issparse(matrix):
+            graph = as_sparse_graph(matrix, weighted=weighted)
+            fingerprint = _fingerprint(graph, weighted)
+        else:
+            graph, fingerprint = None, _dense_fingerprint(matrix, weighted)
         previous = self._entries.get(key)
         if previous is not None and previous.fingerprint == fingerprint:
             self.hits += 1
             return previous.report
+        if graph is None:
+            graph = as_sparse_graph(matrix, weighted=weighted)
         v0, ncv = None, None
         if previous is not None and previous.vector is not None:
             v0 = self._warm_start(previous, graph)
