@@ -38,6 +38,8 @@ from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper im
     PruneLowMagnitude,
 )
 
+from tf_expander_pruning.graphs import GATES as _GRAPH_GATES
+from tf_expander_pruning.graphs import ROLES, _cell_kind
 from tf_expander_pruning.schedules import (
     Freezable,
     PruningSchedule,
@@ -56,20 +58,9 @@ __all__ = [
     "is_recurrent_layer",
 ]
 
-#: Weight role -> attribute of the recurrent cell holding that matrix.
-ROLES = {"W_xh": "kernel", "W_hh": "recurrent_kernel"}
-
-#: Gate letters in Keras's column order of the concatenated kernels, by cell class name.
-GATES = {"SimpleRNNCell": (), "LSTMCell": ("i", "f", "c", "o"), "GRUCell": ("z", "r", "h")}
-
-_CELLS = (keras.layers.SimpleRNNCell, keras.layers.LSTMCell, keras.layers.GRUCell)
-
-
-def _cell_kind(cell) -> str | None:
-    for base in _CELLS:
-        if isinstance(cell, base):
-            return base.__name__
-    return None
+#: Gate letters in Keras's column order of the concatenated kernels, by cell class name
+#: (none for SimpleRNN, whose kernel is one block).
+GATES = {kind: tuple(g for g in gates if g) for kind, gates in _GRAPH_GATES.items()}
 
 
 def _supported_rnn(layer) -> bool:
