@@ -81,7 +81,7 @@ def run_a():
     keras.utils.set_random_seed(0)
     model = prune_rnn(_lstm_model(), GeometricSchedule(rate=0.25, frequency=2, max_sparsity=0.9))
     spy = MaskSpy()
-    constraint = RamanujanConstraint(criterion=fail_w_xh_above(0.5), verbose=1)
+    constraint = RamanujanConstraint(criterion=fail_w_xh_above(0.5), verbose=1, per_gate=False)
     _fit(model, [spy, constraint], epochs=5)  # 40 steps, 20 mask updates
     return model, spy, constraint
 
@@ -167,7 +167,7 @@ def test_save_load_and_resume_keeps_frozen_state(run_a, tmp_path):
     model.save(path)
     loaded = keras.models.load_model(path)
     frozen_mask = pruned_weights(loaded)[0].mask.numpy().copy()
-    constraint = RamanujanConstraint(criterion=fail_w_xh_above(0.5), verbose=0)
+    constraint = RamanujanConstraint(criterion=fail_w_xh_above(0.5), verbose=0, per_gate=False)
     constraint.set_model(loaded)
     assert constraint.frozen_layers == {"lstm": ["W_xh"]}  # read from the loaded variables
     _fit(loaded, [constraint], epochs=2)
@@ -193,7 +193,7 @@ def test_two_layers_freeze_independently_and_a_passing_layer_reaches_final_spars
     )(hidden)
     model = keras.Model(inputs, keras.layers.Dense(10)(hidden))
     spy = MaskSpy()
-    constraint = RamanujanConstraint(verbose=0)
+    constraint = RamanujanConstraint(verbose=0, per_gate=False)
     _fit(model, [spy, constraint], epochs=4)
     wide = [p for p in pruned_weights(model) if p.layer == "wide"]
     narrow = [p for p in pruned_weights(model) if p.layer == "narrow"]
@@ -238,7 +238,7 @@ def test_average_degree_below_three_follows_undefined_policy(policy, tmp_path):
     model = prune_rnn(_tiny_rnn(), GeometricSchedule(rate=0.3, frequency=2, max_sparsity=0.6),
                       roles=("W_xh",))
     constraint = RamanujanConstraint(
-        undefined=policy, verbose=0, stop_training_when_all_frozen=True,
+        undefined=policy, per_gate=False, verbose=0, stop_training_when_all_frozen=True,
         log_dir=str(tmp_path / "tb") if policy == "pass" else None,
     )
     history = _fit(model, [constraint], epochs=3)
@@ -372,7 +372,7 @@ def test_backup_and_restore_resume_never_prunes_a_frozen_weight_further(tmp_path
                          GeometricSchedule(rate=0.25, frequency=2, max_sparsity=0.9))
 
     model = build()
-    first = RamanujanConstraint(criterion=fail_w_xh_above(0.4), verbose=0)
+    first = RamanujanConstraint(criterion=fail_w_xh_above(0.4), verbose=0, per_gate=False)
     with pytest.raises(RuntimeError, match="preemption"):
         _fit(model, [first, keras.callbacks.BackupAndRestore(backup), _Interrupt(1)], epochs=6)
     assert first.frozen_layers == {"lstm": ["W_xh"]}
@@ -382,7 +382,7 @@ def test_backup_and_restore_resume_never_prunes_a_frozen_weight_further(tmp_path
     resumed = build()  # fresh process state: everything comes from the backup
     assert not bool(pruned_weights(resumed)[0].frozen.numpy())
     spy = MaskSpy()
-    second = RamanujanConstraint(criterion=fail_w_xh_above(0.4), verbose=0)
+    second = RamanujanConstraint(criterion=fail_w_xh_above(0.4), verbose=0, per_gate=False)
     history = _fit(resumed, [keras.callbacks.BackupAndRestore(backup), spy, second], epochs=6)
     assert len(history.history["loss"]) == 4  # resumed after the 2 finished epochs
     assert bool(pruned_weights(resumed)[0].frozen.numpy())
@@ -415,7 +415,7 @@ _MIRRORED = textwrap.dedent("""
                                                       max_sparsity=0.9))
         model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     crit = lambda r: not (r.n_left == 8 and r.sparsity > 0.4)
-    constraint = c.RamanujanConstraint(criterion=crit, verbose=0)
+    constraint = c.RamanujanConstraint(criterion=crit, verbose=0, per_gate=False)
     model.fit(x, y, batch_size=32, epochs=4, verbose=0,
               callbacks=[tfmot.sparsity.keras.UpdatePruningStep(), constraint])
     out = {"replicas": strategy.num_replicas_in_sync, "frozen": constraint.frozen_layers,
