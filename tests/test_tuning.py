@@ -1,0 +1,180 @@
+"""keras-tuner integration: a real search on digits, objective/constraint bookkeeping, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tf_expander_pruning import datasets, tuning
+from tf_expander_pruning.graphs import weight_graphs
+from tf_expander_pruning.keras_compat import keras
+from tf_expander_pruning.pruning import prune_rnn
+from tf_expander_pruning.schedules import GeometricSchedule
+
+kt = pytest.importorskip("keras_tuner")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x, y = datasets.load("digits", "train")
+    x_val, y_val = datasets.load("digits", "test")
+    return x, y, x_val, y_val
+
+
+def _accuracy(model, x, y) -> float:
+    return float(np.mean(np.argmax(np.asarray(model(x, training=False)), axis=-1) == y))
+
+
+@pytest.mark.slow
+def test_search_returns_a_model_that_meets_the_constraint(digits, tmp_path):
+    x, y, x_val, y_val = digits
+    tolerance = 0.05
+    result = tuning.search(
+        x, y, x_val, y_val, max_trials=3, tolerance=tolerance, tuner="random",
+        directory=tmp_path, seed=0,
+        # tiny but real: one hidden size, both cell kinds with gates, the two role sets
+        units=(16,), cells=("lstm", "gru"), rates=(0.2, 0.3), updates_per_epoch=(1,),
+        roles=("W_xh", "W_xh+W_hh"), dense_epochs=15, prune_epochs=6,
+    )
+    rows = result.trials
+    assert len(rows) == 3
+    assert all(row["status"] == "COMPLETED" for row in rows), result.table()
+    baseline = result.baseline_accuracy
+    assert 0.5 < baseline <= 1.0  # a trained reference, not a placeholder
+
+    # The per-trial bookkeeping is consistent with its own definition.
+    largest = result.tuner.hypermodel.largest_params()
+    for row in rows:
+        within = bool(row["val_acc"] >= baseline - tolerance - 1e-9)
+        assert row["within_tolerance"] is within, result.table()
+        assert row["feasible"] is (within and row["all_ramanujan"])
+        if row["feasible"]:
+            assert row["score"] == row["nonzero_params"]
+        else:
+            assert row["score"] > largest  # every infeasible trial ranks below feasible ones
+        assert 0.0 < row["recurrent_sparsity"] < 1.0  # every trial really pruned
+    feasible = [row for row in rows if row["feasible"]]
+    assert feasible, result.table()
+    assert result.feasible
+    assert result.best_trial["score"] == min(row["score"] for row in rows)
+
+    # Independent check of the returned model: reload, analyse, evaluate.
+    model = result.best_model
+    assert isinstance(model, keras.Model)
+    graphs = weight_graphs(model)
+    assert graphs
+    pruned = [g for g in graphs if g.sparsity > 0]
+    assert pruned, "the best model has no pruned weight graph"
+    for graph in pruned:
+        report = graph.report()
+        assert report.is_ramanujan is True, (graph.name, report)
+    roles = tuning.ROLE_CHOICES[result.best_hyperparameters["roles"]]
+    assert {g.role for g in pruned} <= set(roles)
+    accuracy = _accuracy(model, x_val, y_val)
+    assert accuracy == pytest.approx(result.best_trial["val_acc"], abs=1e-6)
+    assert accuracy >= baseline - tolerance
+    nonzero = sum(int(np.count_nonzero(w)) for w in model.get_weights())
+    assert nonzero == result.best_trial["nonzero_params"]
+    assert nonzero < model.count_params()
+
+    # The tuner's own API returns the same model.
+    again = result.tuner.get_best_models(1)[0]
+    for a, b in zip(again.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert "| trial |" in result.table()
+    csv_path = result.to_csv(tmp_path / "trials.csv")
+    assert len(open(csv_path).read().strip().splitlines()) == 4
+
+
+def test_measure_flags_a_graph_that_is_not_ramanujan(digits):
+    """The constraint side can fail: two disjoint blocks have no spectral gap."""
+    x, y, x_val, y_val = digits
+    hypermodel = tuning.ExpanderHyperModel(units=(8,), cells=("simplernn",), input_shape=(8, 8),
+                                           num_classes=10, tolerance=0.5)
+    dense = hypermodel.dense_model("simplernn", 8)
+    pruned = prune_rnn(dense, GeometricSchedule(frequency=10), roles=("W_hh",))
+    (graph,) = [g for g in weight_graphs(pruned) if g.is_pruned]
+    blocks = np.zeros((8, 8), np.float32)
+    blocks[:4, :4] = blocks[4:, 4:] = 1.0  # disconnected: sigma_2 = sigma_1
+    graph.mask_variable.assign(blocks)
+    metrics = hypermodel.measure(pruned, x_val[:50], y_val[:50], baseline=0.0)
+    assert metrics["all_ramanujan"] == 0.0
+    assert metrics["within_tolerance"] == 1.0  # baseline 0: only the graph fails
+    assert metrics["feasible"] == 0.0
+    assert metrics["score"] >= 2 * hypermodel.largest_params()
+    assert metrics["nonzero_recurrent"] == 8 * 8 + 32  # W_xh dense, W_hh half
+
+    graph.mask_variable.assign(np.ones((8, 8), np.float32))  # complete bipartite: Ramanujan
+    metrics = hypermodel.measure(pruned, x_val[:50], y_val[:50], baseline=0.0)
+    assert metrics["all_ramanujan"] == 1.0
+    assert metrics["score"] == metrics["nonzero_params"]
+
+
+def test_search_space_and_penalty():
+    hypermodel = tuning.ExpanderHyperModel(units=(4, 12), cells=("lstm", "gru", "simplernn"),
+                                           input_shape=(8, 8), num_classes=10)
+    hp = kt.HyperParameters()
+    hypermodel.declare_hyperparameters(hp)
+    assert {p.name for p in hp.space} == {"cell", "units", "rate", "updates_per_epoch", "roles"}
+    assert hp.get("roles") == "W_xh+W_hh"  # the first choice is the default
+    counts = []
+    for cell in ("lstm", "gru", "simplernn"):
+        for units in (4, 12):
+            model = hypermodel.dense_model(cell, units)
+            assert model.get_layer(cell).units == units
+            counts.append(model.count_params())
+    assert hypermodel.largest_params() == max(counts)
+    model = hypermodel.build(hp)
+    assert isinstance(model, keras.Model) and model.output_shape == (None, 10)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"tolerance": -0.1}, ValueError, "tolerance"),
+        ({"tolerance": 1.5}, ValueError, "tolerance"),
+        ({"max_trials": 0}, ValueError, "max_trials"),
+        ({"tuner": "annealing"}, ValueError, "Unknown tuner"),
+        ({"tuner": int}, TypeError, "Tuner subclass"),
+        ({"cells": ("transformer",)}, ValueError, "Unknown cell"),
+        ({"units": ()}, ValueError, "units"),
+        ({"rates": (1.5,)}, ValueError, "rates"),
+        ({"roles": ("W_zz",)}, ValueError, "roles"),
+        ({"updates_per_epoch": (0,)}, ValueError, "updates_per_epoch"),
+        ({"baseline": "dense"}, ValueError, "baseline"),
+        ({"unit": (8,)}, TypeError, "ExpanderHyperModel"),
+        ({"hypermodel": object()}, TypeError, "ExpanderHyperModel"),
+    ],
+)
+def test_search_rejects_bad_arguments(digits, kwargs, error, match):
+    x, y, x_val, y_val = digits
+    with pytest.raises(error, match=match):
+        tuning.search(x, y, x_val, y_val, **kwargs)
+
+
+def test_search_rejects_bad_data(digits):
+    x, y, x_val, y_val = digits
+    with pytest.raises(ValueError, match="samples, time, features"):
+        tuning.search(x.reshape(len(x), -1), y, x_val, y_val)
+    with pytest.raises(ValueError, match="labels"):
+        tuning.search(x, y[:-1], x_val, y_val)
+    with pytest.raises(ValueError, match="same size"):
+        tuning.search(x, y, x_val[:, :, :4], y_val)
+    with pytest.raises(ValueError, match="integer class labels"):
+        tuning.search(x, keras.utils.to_categorical(y, 10), x_val, y_val)
+
+
+def test_tuners_need_the_expander_hypermodel(tmp_path):
+    with pytest.raises(TypeError, match="ExpanderHyperModel"):
+        tuning.ExpanderRandomSearch(hypermodel=lambda hp: None, directory=tmp_path)
+    with pytest.raises(TypeError, match="Tuner subclass"):
+        tuning.expander_tuner(dict)
+    cls = tuning.expander_tuner(kt.BayesianOptimization)
+    assert issubclass(cls, tuning.ExpanderTunerMixin) and issubclass(cls, kt.BayesianOptimization)
+    tuner = cls(hypermodel=tuning.ExpanderHyperModel(units=(8,)), max_trials=1,
+                directory=tmp_path, project_name="p")
+    assert tuner.oracle.objective.name == "score"
+    assert tuner.oracle.objective.direction == "min"
+    hypermodel = tuning.ExpanderHyperModel(units=(8,))
+    with pytest.raises(ValueError, match="validation_data"):
+        hypermodel.train(kt.HyperParameters(), np.zeros((4, 8, 8)), np.zeros(4, int), None)
