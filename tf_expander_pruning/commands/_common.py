@@ -10,9 +10,13 @@ from tf_expander_pruning.keras_compat import keras
 
 def custom_objects() -> dict:
     """Keras custom objects of this package (schedules, pruning wrappers) and TF-MOT's."""
-    import tensorflow_model_optimization as tfmot
+    # TF-MOT's public API does not export the wrapper class (``tfmot.sparsity.keras`` has no
+    # ``PruneLowMagnitude``: asking for it raised AttributeError and broke every load).
+    from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper import (
+        PruneLowMagnitude,
+    )
 
-    objects = {"PruneLowMagnitude": tfmot.sparsity.keras.PruneLowMagnitude}
+    objects = {"PruneLowMagnitude": PruneLowMagnitude}
     for module_name in ("schedules", "pruning"):
         try:  # importing registers the classes with Keras
             importlib.import_module(f"tf_expander_pruning.{module_name}")
@@ -39,9 +43,11 @@ def load_model(path: str | Path):
         )
     import tensorflow_model_optimization as tfmot
 
+    # Built outside the try below: a fault of ours must not be reported as a corrupted file.
+    objects = custom_objects()
     try:
         # prune_scope registers TF-MOT's wrapper only thread-locally, so load inside it.
-        with tfmot.sparsity.keras.prune_scope(), keras.utils.custom_object_scope(custom_objects()):
+        with tfmot.sparsity.keras.prune_scope(), keras.utils.custom_object_scope(objects):
             return keras.models.load_model(path, compile=False)
     except Exception as error:  # Keras raises many types for a bad file; say what it means
         raise ValueError(
