@@ -15,7 +15,10 @@ which only finds global custom objects by the plain ``class_name`` stored in the
 from __future__ import annotations
 
 import copy
+import inspect
 import math
+import numbers
+import warnings
 from typing import Any
 
 from tf_expander_pruning.keras_compat import keras, tf
@@ -58,6 +61,45 @@ def _check_steps(owner: str, begin_step: int, end_step: int, frequency: int) -> 
             f"{owner}: frequency must be a positive number of steps between mask updates; "
             f"got {frequency!r}."
         )
+
+
+def _number(owner: str, name: str, value) -> float:
+    """``value`` as a float, or a ``TypeError`` naming the argument (not a bare '<' error)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}: `{name}` must be a number, got {type(value).__name__} "
+                        f"{value!r}.")
+    return float(value)
+
+
+def _check_config(owner: str, config, known: dict[str, Any], required=()) -> dict[str, Any]:
+    """Validate a ``get_config()["config"]`` dict that may come from another package version.
+
+    Policy (docs/reliability.md): a key this version does not know means the config was written
+    by a newer or different version; guessing could silently change the pruning, so it is a
+    ``ValueError`` naming the keys.  A missing key with a default (an older version that did not
+    have it yet) loads with that default and a ``UserWarning`` naming it.  A missing key without
+    a default is a ``ValueError``.
+    """
+    if not isinstance(config, dict):
+        raise ValueError(f"{owner} config must be a dict, got {type(config).__name__}.")
+    unknown = sorted(set(config) - set(known) - set(required))
+    if unknown:
+        raise ValueError(
+            f"{owner} config has unknown key(s) {unknown} (written by a newer or different "
+            f"version of tf_expander_pruning?). Known keys: {sorted([*required, *known])}. "
+            "Upgrade the package or remove those keys."
+        )
+    missing_required = [key for key in required if key not in config]
+    if missing_required:
+        raise ValueError(f"{owner} config lacks the required key(s) {missing_required}.")
+    missing = [key for key in known if key not in config]
+    if missing:
+        warnings.warn(
+            f"{owner} config lacks {missing} (saved by an older version?); using the defaults "
+            + ", ".join(f"{key}={known[key]!r}" for key in missing) + ".",
+            UserWarning, stacklevel=3,
+        )
+    return {**{key: known[key] for key in missing}, **config}
 
 
 def validate_schedule(schedule, argument: str = "schedule") -> PruningSchedule:
@@ -155,7 +197,9 @@ class Freezable(PruningSchedule, tf.Module):
         self.base_schedule = base_schedule
         if frozen is None:
             frozen = tf.Variable(False, trainable=False, dtype=tf.bool, name="frozen")
-        elif frozen.dtype != tf.bool or frozen.shape.rank != 0:
+        elif not isinstance(frozen, tf.Variable) or frozen.dtype != tf.bool or (
+            frozen.shape.rank != 0
+        ):
             raise ValueError(f"`frozen` must be a scalar bool variable, got {frozen!r}.")
         self.frozen = frozen
 
@@ -198,7 +242,7 @@ class Freezable(PruningSchedule, tf.Module):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Freezable:
-        config = dict(config)
+        config = _check_config("Freezable", config, {}, required=("base_schedule",))
         config["base_schedule"] = deserialize_schedule(config["base_schedule"])
         return cls(**config)
 
@@ -242,6 +286,8 @@ class GeometricSchedule(PruningSchedule):
         end_step: int = -1,
         max_sparsity: float = 0.98,
     ) -> None:
+        rate = _number("GeometricSchedule", "rate", rate)
+        max_sparsity = _number("GeometricSchedule", "max_sparsity", max_sparsity)
         if not 0.0 < rate < 1.0:
             raise ValueError(
                 f"GeometricSchedule: rate must be in (0, 1) (fraction of the remaining weights "
@@ -301,6 +347,17 @@ class GeometricSchedule(PruningSchedule):
                 "max_sparsity": self.max_sparsity,
             },
         }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> GeometricSchedule:
+        """Inverse of ``get_config()["config"]``; see :func:`_check_config` for old configs."""
+        # The constructor's own defaults, so the two cannot drift apart.
+        defaults = {
+            name: parameter.default
+            for name, parameter in inspect.signature(cls.__init__).parameters.items()
+            if name != "self"
+        }
+        return cls(**_check_config("GeometricSchedule", config, defaults))
 
     def __repr__(self) -> str:
         cfg = self.get_config()["config"]
