@@ -243,7 +243,11 @@ class RamanujanConstraint(keras.callbacks.Callback):
             raise ValueError(f"RamanujanConstraint: model has no pruned recurrent layer: {hint}")
         self._entries = entries
         self._warn_frequency(entries)
-        if self.log_dir is not None:
+        # Under MultiWorkerMirroredStrategy only the chief writes summaries (as Keras's own
+        # TensorBoard callback): every worker would otherwise log the same scalars again.
+        strategy = getattr(model, "distribute_strategy", None)
+        chief = strategy is None or strategy.extended.should_save_summary
+        if self.log_dir is not None and chief:
             self._writer = tf.summary.create_file_writer(self.log_dir)
 
     def _warn_frequency(self, entries) -> None:
@@ -419,12 +423,16 @@ class RamanujanConstraint(keras.callbacks.Callback):
                     "delta_r": report.delta_r, "delta_s": report.delta_s, "passed": outcome,
                     "frozen": False,
                 })
-            if any(outcome is False for outcome in outcomes):
+            any_failed, all_passed = self._across_workers(
+                any(outcome is False for outcome in outcomes),
+                all(outcome is True for outcome in outcomes),
+            )
+            if any_failed:
                 failed.append((entry, mask, step, worst))
                 self._frozen.add(index)
                 for row in rows:
                     row["frozen"] = True
-            elif all(outcome is True for outcome in outcomes):
+            elif all_passed:
                 entry.good_mask.assign(entry.mask)  # the new rollback point
             records.extend(rows)
             if self.verbose >= 2:
@@ -442,6 +450,30 @@ class RamanujanConstraint(keras.callbacks.Callback):
             self.model.stop_training = True
         return records
 
+    def _across_workers(self, any_failed: bool, all_passed: bool) -> tuple[bool, bool]:
+        """Under MultiWorkerMirroredStrategy: (failed on any worker, passed on every worker).
+
+        Each worker runs this callback on its own copy of the same mask, so the verdicts agree
+        unless a value sits within rounding of the margin and the machines round differently
+        (other CPUs or BLAS), or a callable criterion depends on the worker.  A freeze (or a new
+        rollback point) decided on one worker only would leave the workers with different masks
+        and silently diverging weights, so the two flags are all-reduced: one tiny collective per
+        checked matrix, reached in the same order on every worker because the mask-update
+        counters it follows are identical everywhere.  Other strategies: returned unchanged.
+        """
+        strategy = getattr(self.model, "distribute_strategy", None)
+        if not (
+            isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and strategy.extended._in_multi_worker_mode()
+        ):
+            return any_failed, all_passed
+        flags = [float(any_failed), float(not all_passed)]
+        local = strategy.experimental_distribute_values_from_function(
+            lambda _: tf.constant(flags, tf.float32)
+        )
+        total = strategy.reduce(tf.distribute.ReduceOp.SUM, local, axis=None).numpy()
+        return bool(total[0] > 0), bool(total[1] == 0)
+
     def _freeze(self, entry: PrunedWeight, mask: np.ndarray, step: int, worst) -> None:
         failed_sparsity = 1.0 - float(np.count_nonzero(mask)) / mask.size
         entry.frozen.assign(True)
@@ -455,6 +487,12 @@ class RamanujanConstraint(keras.callbacks.Callback):
             entry.good_mask.assign(entry.mask)
         kept = np.asarray(entry.mask.numpy())
         frozen_sparsity = 1.0 - float(np.count_nonzero(kept)) / kept.size
+        if worst is None:  # passed here, failed on another worker (see _across_workers)
+            self._say(
+                f"{entry.layer}: {entry.role} failed the check on another worker at sparsity "
+                f"{failed_sparsity:.2f}; frozen at {frozen_sparsity:.2f}"
+            )
+            return
         gate, report = worst
         self._say(self._freeze_line(entry, gate, report, failed_sparsity, frozen_sparsity))
 
