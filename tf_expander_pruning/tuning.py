@@ -257,7 +257,7 @@ class ExpanderHyperModel(kt.HyperModel):
             schedule's ``end_step``), so the network recovers from the last pruning step before
             it is measured.  0 prunes until the end.
         margin, undefined, per_gate: passed to the :class:`RamanujanConstraint` the trial adds
-            when the callbacks hold none.
+            when the callbacks hold none (``per_gate=None``: the callback's default).
         input_shape, num_classes: fixed by the training data on the first trial when omitted.
         seed: weights are initialised from this seed in every trial, so two trials differ only
             by their hyperparameters.
@@ -282,7 +282,7 @@ class ExpanderHyperModel(kt.HyperModel):
         recovery_fraction: float = 1 / 3,
         margin: float = 0.0,
         undefined: str = "fail",
-        per_gate: bool = False,
+        per_gate: bool | None = None,
         input_shape: tuple[int, int] | None = None,
         num_classes: int | None = None,
         seed: int = 0,
@@ -331,7 +331,7 @@ class ExpanderHyperModel(kt.HyperModel):
             raise ValueError(f"`undefined` must be one of {UNDEFINED_POLICIES}, got {undefined!r}.")
         self.margin = float(margin)
         self.undefined = undefined
-        self.per_gate = bool(per_gate)
+        self.per_gate = None if per_gate is None else bool(per_gate)
         if input_shape is not None:
             input_shape = tuple(_positive_int("input_shape", int(d)) for d in input_shape)
             if len(input_shape) != 2:
@@ -513,9 +513,9 @@ class ExpanderHyperModel(kt.HyperModel):
         if constraints:
             constraint = constraints[0]
         else:
+            options = {} if self.per_gate is None else {"per_gate": self.per_gate}
             constraint = RamanujanConstraint(
-                roles=roles, margin=self.margin, undefined=self.undefined,
-                per_gate=self.per_gate, verbose=0,
+                roles=roles, margin=self.margin, undefined=self.undefined, verbose=0, **options
             )
             callbacks.append(constraint)
         if not any(isinstance(c, tfmot.sparsity.keras.UpdatePruningStep) for c in callbacks):

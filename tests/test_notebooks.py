@@ -1,0 +1,84 @@
+"""Every examples/*.ipynb runs top to bottom, and is stored without outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
+EXPECTED = {"01_quickstart", "02_microcontroller", "03_paper_findings", "04_tuning"}
+KERNEL = "tep-python"  # a kernelspec written by the test, pointing at this interpreter
+
+
+def test_the_four_example_notebooks_exist():
+    assert EXPECTED <= {path.stem for path in NOTEBOOKS}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_stored_without_outputs(path):
+    book = nbformat.read(path, as_version=4)
+    nbformat.validate(book)
+    code = [cell for cell in book.cells if cell.cell_type == "code"]
+    assert code, "a notebook without code"
+    dirty = [i for i, cell in enumerate(code) if cell.outputs or cell.execution_count is not None]
+    assert not dirty, f"code cells {dirty} have outputs or execution counts: clear them"
+    # Keras 2 must be chosen before TensorFlow is imported (TF-MOT needs it).
+    first = code[0].source
+    assert 'os.environ["TF_USE_LEGACY_KERAS"] = "1"' in first
+    assert first.index("TF_USE_LEGACY_KERAS") < min(
+        (first.index(word) for word in ("import tensorflow", "import tf_", "from tf_")
+         if word in first), default=len(first)
+    )
+
+
+@pytest.fixture()
+def kernel_env(tmp_path, monkeypatch):
+    """A kernelspec running ``sys.executable`` (this venv), found first on JUPYTER_PATH.
+
+    The stock ``python3`` spec may resolve to another interpreter when a user-level kernelspec
+    of that name exists; this one cannot.
+    """
+    spec_dir = tmp_path / "jupyter" / "kernels" / KERNEL
+    spec_dir.mkdir(parents=True)
+    (spec_dir / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "tf_expander_pruning (tests)",
+        "language": "python",
+    }))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
+    monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    work = tmp_path / "cwd"
+    work.mkdir()
+    return work
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs(path, kernel_env):
+    nbclient = pytest.importorskip("nbclient")
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec(KERNEL)
+    assert os.path.realpath(spec.argv[0]) == os.path.realpath(sys.executable)
+    book = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(
+        book, kernel_name=KERNEL, timeout=600, allow_errors=False,
+        resources={"metadata": {"path": str(kernel_env)}},
+    )
+    client.execute()  # raises CellExecutionError on the first failing cell
+    errors = [
+        output for cell in book.cells if cell.cell_type == "code"
+        for output in cell.outputs if output.output_type == "error"
+    ]
+    assert not errors
+    # the notebook really ran in this interpreter's environment, in the temporary directory
+    assert all(cell.execution_count for cell in book.cells if cell.cell_type == "code")
