@@ -10,6 +10,7 @@ mask is read from the wrapper's mask variable; otherwise the mask is ``weights !
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -214,6 +215,15 @@ def _cell_graphs(path, cell, lookup, per_gate) -> list[WeightGraph]:
                 "Call the model on data or build it with an input shape first."
             )
         weights = np.asarray(variable.numpy())
+        bad = int(np.size(weights) - np.count_nonzero(np.isfinite(weights)))
+        if bad:
+            # A diverged run.  The 0/1 graph is still reported (an unwrapped layer's mask counts
+            # NaN/inf as connections), but never silently: weighted analysis raises ValueError.
+            warnings.warn(
+                f"{path}/{role}: {bad} weight(s) are NaN or infinite (training diverged?); "
+                "the unweighted graph counts them as connections and weighted=True will fail.",
+                RuntimeWarning, stacklevel=3,
+            )
         mask_variable, wrapper = lookup.get(variable.ref(), (None, None))
         mask = (
             np.asarray(mask_variable.numpy()) != 0 if mask_variable is not None else weights != 0
@@ -232,6 +242,13 @@ def _cell_graphs(path, cell, lookup, per_gate) -> list[WeightGraph]:
     return graphs
 
 
+def _check_flags(**flags) -> None:
+    # A string such as per_gate="no" is truthy: without this it silently meant True.
+    for name, value in flags.items():
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"`{name}` must be True or False, got {value!r}.")
+
+
 def weight_graphs(model, *, per_gate: bool = False) -> list[WeightGraph]:
     """Every recurrent weight graph of a tf_keras model, in layer order (W_xh before W_hh).
 
@@ -244,6 +261,7 @@ def weight_graphs(model, *, per_gate: bool = False) -> list[WeightGraph]:
         ValueError: a recurrent layer is not built yet.
     """
     check_model(model)
+    _check_flags(per_gate=per_gate)
     lookup = _mask_lookup(model)
     graphs = []
     for entry in _walk(model):
@@ -268,6 +286,7 @@ def _status(report: SpectralReport) -> str:
 def summary_rows(model, *, per_gate: bool = False, weighted: bool = False) -> list[dict]:
     """The rows :func:`summary` prints, as dicts (numbers unformatted, None when undefined)."""
     check_model(model)
+    _check_flags(per_gate=per_gate, weighted=weighted)
     lookup = _mask_lookup(model)
     rows = []
     for entry in _walk(model):
@@ -315,6 +334,8 @@ def summary(
     status (Ramanujan / not Ramanujan / undefined and why).  Layers that are not recurrent are
     listed as not analysed.
     """
+    if print_fn is not None and not callable(print_fn):
+        raise TypeError(f"`print_fn` must be callable or None, got {print_fn!r}.")
     rows = summary_rows(model, per_gate=per_gate, weighted=weighted)
     table = [[title for title, _ in _COLUMNS]]
     for row in rows:
