@@ -25,8 +25,12 @@ from __future__ import annotations
 import contextlib
 import copy
 import csv
+import io
 import logging
 import math
+import numbers
+import os
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -120,6 +124,11 @@ class RamanujanConstraint(keras.callbacks.Callback):
         log_dir: write TensorBoard scalars (``<layer>/<role>[/<gate>]/delta_r``, ``.../delta_s``,
             ``.../sparsity``, ``.../passed``) per check to this directory.
         verbose: 0 silent, 1 one line per freeze, 2 also one line per check.
+        csv_path: append every check's :attr:`history` records to this CSV file while training
+            (header written when the file is new or empty; columns as :meth:`to_csv`).  A write
+            that fails (disk full, permissions, ...) never stops training: it warns once, the
+            records stay in :attr:`history` and are written with the next successful append or
+            at train end.
 
     Attributes:
         history: list of dicts, one per graph checked (per gate with ``per_gate``), with keys
@@ -140,9 +149,11 @@ class RamanujanConstraint(keras.callbacks.Callback):
         stop_training_when_all_frozen: bool = False,
         log_dir: str | None = None,
         verbose: int = 1,
+        csv_path: str | os.PathLike | None = None,
     ) -> None:
         super().__init__()
-        if not callable(criterion) and criterion not in CRITERIA:
+        # (isinstance first: an unhashable criterion such as a list would raise a bare TypeError)
+        if not callable(criterion) and not (isinstance(criterion, str) and criterion in CRITERIA):
             raise ValueError(
                 f"Unknown criterion {criterion!r}. Use 'ramanujan' (Delta_r >= margin), "
                 "'spectral_gap' (Delta_s >= margin) or a callable taking a SpectralReport and "
@@ -154,6 +165,10 @@ class RamanujanConstraint(keras.callbacks.Callback):
                 "matrix), 'pass' (it counts as passing) or 'skip'/'ignore' (keep pruning "
                 "without moving the rollback point)."
             )
+        if isinstance(margin, bool) or not isinstance(margin, numbers.Real):
+            raise TypeError(f"`margin` must be a number, got {type(margin).__name__} {margin!r}.")
+        if not isinstance(verbose, numbers.Integral):
+            raise TypeError(f"`verbose` must be 0, 1 or 2, got {verbose!r}.")
         margin = float(margin)
         if not math.isfinite(margin):
             raise ValueError(f"`margin` must be a finite number, got {margin!r}.")
@@ -166,8 +181,10 @@ class RamanujanConstraint(keras.callbacks.Callback):
         self.stop_training_when_all_frozen = bool(stop_training_when_all_frozen)
         self.log_dir = None if log_dir is None else str(log_dir)
         self.verbose = int(verbose)
+        self.csv_path = None if csv_path is None else os.fspath(csv_path)
         self.history: list[dict[str, Any]] = []
         self.messages: list[str] = []
+        self._csv_unwritten: list[dict[str, Any]] = []  # records csv_path has not received yet
         self._reset_runtime()
 
     # ------------------------------------------------------------------ state handling
@@ -181,6 +198,8 @@ class RamanujanConstraint(keras.callbacks.Callback):
         self._steps_per_batch = 1
         self._rules: list[tuple[int, int, int] | None] = []
         self._frozen: set[int] = set()
+        self._csv_warned = False
+        self._non_finite_warned: set[str] = set()
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments (``criterion`` may be a callable)."""
@@ -189,7 +208,7 @@ class RamanujanConstraint(keras.callbacks.Callback):
             "per_gate": self.per_gate, "undefined": self.undefined,
             "restore_last_good_mask": self.restore_last_good_mask,
             "stop_training_when_all_frozen": self.stop_training_when_all_frozen,
-            "log_dir": self.log_dir, "verbose": self.verbose,
+            "log_dir": self.log_dir, "verbose": self.verbose, "csv_path": self.csv_path,
         }
 
     def __deepcopy__(self, memo):
@@ -345,6 +364,7 @@ class RamanujanConstraint(keras.callbacks.Callback):
             self._writer.flush()
 
     def on_train_end(self, logs=None) -> None:
+        self._stream_csv([], final=True)
         if self._writer is not None:
             self._writer.close()
             self._writer = None
@@ -398,6 +418,9 @@ class RamanujanConstraint(keras.callbacks.Callback):
             entry = self._entries[index]
             if index in self._frozen:
                 continue
+            if not np.all(np.isfinite(entry.weight.numpy())):
+                self._non_finite(entry)
+                continue
             # 0/1 float mask -> bool: same graph, and analyze() skips its NaN scan for bools.
             mask = np.asarray(entry.mask.numpy()) != 0
             wrapper_id = id(entry.wrapper)
@@ -441,6 +464,7 @@ class RamanujanConstraint(keras.callbacks.Callback):
         for entry, mask, step, worst in failed:
             self._freeze(entry, mask, step, worst)
         self.history.extend(records)
+        self._stream_csv(records)
         self._write_summaries(records)
         if (
             self.stop_training_when_all_frozen and self._entries and self.model is not None
@@ -473,6 +497,73 @@ class RamanujanConstraint(keras.callbacks.Callback):
         )
         total = strategy.reduce(tf.distribute.ReduceOp.SUM, local, axis=None).numpy()
         return bool(total[0] > 0), bool(total[1] == 0)
+
+    def _non_finite(self, entry: PrunedWeight) -> None:
+        """A mask update on NaN/inf weights (a diverged run): keep the last passing mask.
+
+        TF-MOT ranks NaN weights below every threshold, so the mask it computes from diverged
+        weights prunes nearly everything; judging that mask froze the matrix with "lost the
+        Ramanujan property at sparsity 1.00", blaming the graph for the divergence.  Instead the
+        mask is set back to ``good_mask`` (nothing is lost), the matrix is neither judged nor
+        frozen, no history record is written, and a warning (once per matrix and fit) says why.
+        """
+        entry.mask.assign(entry.good_mask)
+        if entry.name in self._non_finite_warned:
+            return
+        self._non_finite_warned.add(entry.name)
+        line = (
+            f"{entry.name}: weights contain NaN or inf (training diverged?); the mask computed "
+            "from them was replaced by the last passing mask and not checked. Lower the "
+            "learning rate or add keras.callbacks.TerminateOnNaN()."
+        )
+        self._say(line)
+        warnings.warn(line, RuntimeWarning, stacklevel=2)
+
+    def _stream_csv(self, records, final: bool = False) -> None:
+        """Append ``records`` (and any earlier unwritten ones) to ``csv_path``; never raise.
+
+        The text is rendered first and written in one call; if the write fails the file is cut
+        back to its previous size, so a retry neither duplicates nor leaves half a row.
+        """
+        if self.csv_path is None:
+            return
+        strategy = getattr(self.model, "distribute_strategy", None)
+        if strategy is not None and not strategy.extended.should_checkpoint:
+            return  # a non-chief worker of a multi-worker run: the chief writes the file
+        self._csv_unwritten.extend(records)
+        if not self._csv_unwritten:
+            return
+        size = os.path.getsize(self.csv_path) if os.path.exists(self.csv_path) else 0
+        text = io.StringIO()
+        self._write_rows(text, self._csv_unwritten, header=size == 0)
+        try:
+            with open(self.csv_path, "a", newline="") as handle:
+                handle.write(text.getvalue())
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                if os.path.exists(self.csv_path):
+                    os.truncate(self.csv_path, size)
+            if final or not self._csv_warned:
+                self._csv_warned = True
+                message = (
+                    f"RamanujanConstraint could not write the history to {self.csv_path!r} "
+                    f"({error}); training goes on, {len(self._csv_unwritten)} record(s) are kept "
+                    "in memory (`history`) and "
+                    + ("can be saved later with to_csv(path)." if final else
+                       "will be written with the next successful append.")
+                )
+                logger.warning(message)
+                warnings.warn(message, RuntimeWarning, stacklevel=2)
+            return
+        self._csv_unwritten = []
+
+    @staticmethod
+    def _write_rows(handle, rows, header: bool = True) -> None:
+        writer = csv.DictWriter(handle, fieldnames=HISTORY_FIELDS)
+        if header:
+            writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if row[k] is None else row[k]) for k in HISTORY_FIELDS})
 
     def _freeze(self, entry: PrunedWeight, mask: np.ndarray, step: int, worst) -> None:
         failed_sparsity = 1.0 - float(np.count_nonzero(mask)) / mask.size
@@ -627,13 +718,11 @@ class RamanujanConstraint(keras.callbacks.Callback):
     def to_csv(self, path) -> str:
         """Write :attr:`history` to ``path`` (columns :data:`HISTORY_FIELDS`); returns the path.
 
-        Undefined numbers are empty cells.
+        Undefined numbers are empty cells.  An ``OSError`` (e.g. disk full) propagates: this is an
+        explicit call; to write during training without ever stopping it use ``csv_path``.
         """
         path = str(path)
         with open(path, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=HISTORY_FIELDS)
-            writer.writeheader()
-            for row in self.history:
-                writer.writerow({k: ("" if row[k] is None else row[k]) for k in HISTORY_FIELDS})
+            self._write_rows(handle, self.history)
         return path
 
