@@ -352,6 +352,8 @@ def test_pruned_model_exports_and_size_report_is_honest(digits):
     assert fp32["gzip_bytes"] < fp32["flatbuffer_bytes"]  # zeros compress; the file keeps them
     assert dynamic["flatbuffer_bytes"] < fp32["flatbuffer_bytes"]
     assert "dynamic" in str(sizes) and sizes.to_dict()["total_parameters"] == counts["total"]
+    skipped = export.size_report(pruned, quantizations=("int8",), measure_arena=False)
+    assert skipped.rows[0]["flatbuffer_bytes"] is None and "representative_data" in str(skipped)
 
 
 @pytest.mark.slow

@@ -780,8 +780,8 @@ def verify(
         UnsupportedError: a dynamic-range (hybrid) model on TFLM, or ops TFLM lacks.
         ChildProcessCrash / ExportError: the runtime crashed or failed.
     """
-    data = _check_bytes(tflite_bytes)
     keras_compat.check_model(model)
+    data = _check_bytes(tflite_bytes)
     if runtime not in RUNTIMES:
         raise ValueError(f"`runtime` must be one of {RUNTIMES}, got {runtime!r}.")
     x = np.asarray(inputs, dtype=np.float32)
@@ -1104,10 +1104,12 @@ class SizeReport:
             f"{'quantization':<13}{'bytes':>10}{'gzip':>10}{'TFLM arena':>12}  note",
         ]
         for row in self.rows:
-            arena = row["tflm_arena_bytes"]
+            size, packed, arena = (
+                "n/a" if row[key] is None else row[key]
+                for key in ("flatbuffer_bytes", "gzip_bytes", "tflm_arena_bytes")
+            )
             lines.append(
-                f"{row['quantization']:<13}{row['flatbuffer_bytes']:>10}{row['gzip_bytes']:>10}"
-                f"{arena if arena is not None else 'n/a':>12}  {row['note']}"
+                f"{row['quantization']:<13}{size:>10}{packed:>10}{arena:>12}  {row['note']}"
             )
         return "\n".join(lines)
 
