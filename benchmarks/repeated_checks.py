@@ -56,18 +56,21 @@ def single_threaded_blas():
 
 
 class MaskRecorder(keras.callbacks.Callback):
-    """Copies every wrapper's masks after each batch that ends a mask-update period."""
+    """Copies every wrapper's masks after each batch whose step is a mask-update step."""
 
-    def __init__(self, frequency: int) -> None:
+    def __init__(self, schedule) -> None:
         super().__init__()
-        self.frequency = frequency
+        self.schedule = schedule
         self.checks: list[dict[str, np.ndarray]] = []
 
     def on_train_batch_end(self, batch, logs=None):
         wrappers = [layer for layer in self.model.layers if hasattr(layer, "pruning_vars")]
         step = int(wrappers[0].pruning_step.numpy())
-        # One record per update period: each holds the mask the last update produced.
-        if step % self.frequency != 0:
+        # One record per mask update (the schedule's own predicate, so PolynomialDecay stops
+        # recording after end_step like the callback stops checking); each record holds the
+        # mask that update produced.
+        should_prune, _ = self.schedule(tf.constant(step, tf.int64))
+        if not bool(should_prune):
             return
         record = {}
         for wrapper in wrappers:
@@ -102,7 +105,7 @@ def pruning_run(args) -> list[dict[str, np.ndarray]]:
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    recorder = MaskRecorder(FREQUENCY)
+    recorder = MaskRecorder(schedule)
     start = time.perf_counter()
     history = model.fit(
         x, y, batch_size=args.batch, epochs=args.epochs, verbose=0,
