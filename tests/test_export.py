@@ -403,3 +403,26 @@ def test_cli_export_rejects_bad_input(tmp_path):
 
     assert cli.main(["export", str(tmp_path / "missing.keras")]) == 1
     assert cli.main(["export", str(tmp_path / "m.keras"), "--quantization", "int8"]) == 1
+
+
+@pytest.mark.slow
+def test_cli_export_tfmot_pruned_savedmodel(tmp_path, capsys, digits):
+    """A TF-MOT-pruned model saved as a SavedModel loads (prune_scope) and is stripped."""
+    tfmot = pytest.importorskip("tensorflow_model_optimization")
+    from tf_expander_pruning import cli
+
+    (x_train, y_train), _ = digits
+    keras.utils.set_random_seed(6)
+    schedule = tfmot.sparsity.keras.ConstantSparsity(0.7, begin_step=0, frequency=1)
+    pruned = tfmot.sparsity.keras.prune_low_magnitude(_build("gru"), pruning_schedule=schedule)
+    pruned.compile("adam", "sparse_categorical_crossentropy")
+    pruned.fit(x_train[:128], y_train[:128], epochs=1, batch_size=64, verbose=0,
+               callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
+    saved = tmp_path / "pruned_savedmodel"
+    pruned.save(saved)  # no extension: SavedModel (TF-MOT RNN wrappers break .h5, issue 1077)
+    out = tmp_path / "pruned.tflite"
+    assert cli.main(["export", str(saved), "--out", str(out), "--representative-data", "digits",
+                     "--verify", "litert", "--verify-samples", "50", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["stored_as"] == "fp32" and out.stat().st_size == printed["flatbuffer_bytes"]
+    assert printed["verify"][0]["max_abs_diff"] <= 1e-5
