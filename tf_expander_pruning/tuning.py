@@ -625,16 +625,53 @@ def _call_train(hypermodel: ExpanderHyperModel, hp, args, kwargs) -> TrialOutcom
 # ------------------------------------------------------------------------------ tuners
 
 
-def _per_trial_log_dirs(callbacks: list, trial_id: str) -> None:
-    """Point every callback that writes a log dir at ``<log_dir>/<trial_id>``.
+def _trial_callbacks(callbacks: Sequence[Any], trial_id: str) -> list:
+    """Fresh copies of ``callbacks`` for one trial, each ``log_dir`` moved to a trial subdir.
 
-    keras-tuner does this for Keras 3's TensorBoard only; ours covers tf_keras's TensorBoard,
-    TF-MOT's PruningSummaries and RamanujanConstraint so trials do not overwrite each other.
+    keras-tuner semantics: callbacks are reused across trials, so each trial gets deep copies.
+    TF-MOT's ``PruningSummaries`` opens its file writer in ``__init__`` (it cannot be copied, and
+    changing ``log_dir`` afterwards would not move its scalars), so it is re-created instead.
+    keras-tuner moves only Keras 3's TensorBoard to per-trial dirs; this covers tf_keras's
+    TensorBoard, ``PruningSummaries`` and ``RamanujanConstraint``.  When one log dir contains
+    all others (``logs`` and ``logs/ramanujan``), the trial goes right below it
+    (``logs/trial_<id>/ramanujan``) so one trial's runs sit together in TensorBoard; otherwise
+    each becomes ``<log_dir>/trial_<id>``.
     """
+    dirs = [
+        os.path.normpath(str(c.log_dir)) for c in callbacks
+        if isinstance(getattr(c, "log_dir", None), (str, os.PathLike))
+    ]
+    root = os.path.commonpath(dirs) if dirs else None
+    if root not in dirs:
+        root = None
+
+    def moved(log_dir) -> str | None:
+        if not isinstance(log_dir, (str, os.PathLike)):
+            return None
+        log_dir = os.path.normpath(str(log_dir))
+        if root is None:
+            return os.path.join(log_dir, f"trial_{trial_id}")
+        rest = os.path.relpath(log_dir, root)
+        return os.path.normpath(os.path.join(root, f"trial_{trial_id}", rest))
+
+    copies = []
     for callback in callbacks:
-        log_dir = getattr(callback, "log_dir", None)
-        if isinstance(log_dir, (str, os.PathLike)):
-            callback.log_dir = os.path.join(str(log_dir), f"trial_{trial_id}")
+        trial_dir = moved(getattr(callback, "log_dir", None))
+        if isinstance(callback, tfmot.sparsity.keras.PruningSummaries):
+            copies.append(type(callback)(log_dir=trial_dir, update_freq=callback.update_freq))
+            continue
+        try:
+            clone = copy.deepcopy(callback)
+        except Exception as error:  # TensorFlow objects raise various types here
+            raise ValueError(
+                f"Callback {type(callback).__name__} cannot be deep-copied ({error}); every "
+                "trial needs its own copy. Create it lazily (in set_model/on_train_begin) or "
+                "give it a __deepcopy__."
+            ) from None
+        if trial_dir is not None:
+            clone.log_dir = trial_dir
+        copies.append(clone)
+    return copies
 
 
 class ExpanderTunerMixin:
@@ -671,10 +708,8 @@ class ExpanderTunerMixin:
             # Hyperband's budget. Warm starts from an earlier bracket are not used: a stripped
             # model cannot resume constrained pruning, so each trial restarts from the seed.
             kwargs["epochs"] = hp.values["tuner/epochs"]
-        # keras-tuner semantics: callbacks are reused across trials, so each trial gets copies
-        callbacks = copy.deepcopy(list(kwargs.pop("callbacks", None) or []))
-        _per_trial_log_dirs(callbacks, trial.trial_id)
-        kwargs["callbacks"] = callbacks
+        kwargs["callbacks"] = _trial_callbacks(kwargs.pop("callbacks", None) or [],
+                                               trial.trial_id)
         if hypermodel.baseline == "reference" and hypermodel.baseline_accuracy is None:
             self._ensure_baseline(args, kwargs)
         outcome = _call_train(hypermodel, hp, args, kwargs)
