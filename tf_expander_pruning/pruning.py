@@ -23,6 +23,7 @@ and ``wrapper.layer`` is the wrapped layer.
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -378,6 +379,12 @@ class PruneRecurrent(PruneLowMagnitude):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> PruneRecurrent:
         config = dict(config)
+        if "roles" not in config:  # a config saved before `roles` existed (docs/reliability.md)
+            warnings.warn(
+                f"PruneRecurrent config of {config.get('name')!r} lacks ['roles'] (saved by an "
+                "older version?); using the default roles=('W_xh', 'W_hh').",
+                UserWarning, stacklevel=2,
+            )
         schedule = deserialize_schedule(config.pop("pruning_schedule"))
         layer = keras.layers.deserialize(
             config.pop("layer"), custom_objects={"PrunableBidirectional": PrunableBidirectional}
@@ -466,6 +473,10 @@ def prune_rnn(
     else:
         if isinstance(layers, str) or isinstance(layers, keras.layers.Layer):
             layers = [layers]
+        elif not isinstance(layers, Iterable):  # else a bare "'int' object is not iterable"
+            raise TypeError(
+                f"`layers` must be a layer name, a layer, or a list of them; got {layers!r}."
+            )
         by_name = {layer.name: layer for layer in model.layers}
         targets = []
         for item in layers:
