@@ -107,7 +107,7 @@ def weight_matrices(draw):
     return weights, draw(st.sampled_from(FORMATS)), draw(st.booleans())
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(weight_matrices())
 def test_analyze_agrees_with_dense_eigendecomposition(case):
     weights, kind, weighted = case
