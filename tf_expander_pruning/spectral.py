@@ -405,7 +405,12 @@ class SpectralCache:
 
     Results equal a cold :func:`analyze` of the same matrix to the solver's tolerance
     (``lambda1``/``mu_hat`` agree to about 1e-10 relative; degrees, counts and the reason are
-    identical).  Not thread-safe; one instance per callback.
+    identical).  Not thread-safe; one instance per callback.  Memory: one report and one
+    float64 vector of length ``min(m, n)`` per key.
+
+    Speed (``benchmarks/repeated_checks.py``, 256 x 1024 W_hh): a hit costs ~0.1 ms instead of
+    a ~10 ms solve; a warm solve is only ~1.3-1.6x faster than a cold one, because resolving
+    ``mu_hat`` at the edge of the spectral bulk takes a few dozen Lanczos steps from any start.
 
     Example::
 
@@ -417,7 +422,9 @@ class SpectralCache:
     Attributes:
         hits: calls answered from the cache (no solve).
         warm: solves warm-started from a previous vector.
-        cold: solves from the seeded random start (first call of a key, or fallback).
+        cold: solves without one: the first call of a key, a fallback (shape or solver side
+            changed, previous graph empty), or any solve after a small matrix, which
+            :func:`top_singular_values` answers exactly by a dense SVD (no vector to keep).
     """
 
     def __init__(self) -> None:
