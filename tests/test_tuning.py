@@ -34,7 +34,7 @@ def test_search_returns_a_model_that_meets_the_constraint(digits, tmp_path):
         directory=tmp_path, seed=0,
         # tiny but real: one hidden size, both cell kinds with gates, the two role sets
         units=(16,), cells=("lstm", "gru"), rates=(0.2, 0.3), updates_per_epoch=(1,),
-        roles=("W_xh", "W_xh+W_hh"), dense_epochs=15, prune_epochs=6,
+        roles=("W_xh", "W_xh+W_hh"), dense_epochs=15, prune_epochs=6, per_gate=True,
     )
     rows = result.trials
     assert len(rows) == 3
@@ -61,8 +61,9 @@ def test_search_returns_a_model_that_meets_the_constraint(digits, tmp_path):
     # Independent check of the returned model: reload, analyse, evaluate.
     model = result.best_model
     assert isinstance(model, keras.Model)
-    graphs = weight_graphs(model)
-    assert graphs
+    # per gate, as the constraint checked (each LSTM/GRU gate's columns are one graph)
+    graphs = weight_graphs(model, per_gate=True)
+    assert graphs and all(g.gate for g in graphs)
     pruned = [g for g in graphs if g.sparsity > 0]
     assert pruned, "the best model has no pruned weight graph"
     for graph in pruned:

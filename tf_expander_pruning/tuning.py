@@ -17,7 +17,8 @@ GeometricSchedule`, its frequency (``updates_per_epoch`` mask updates per epoch)
      every infeasible trial ranks below every feasible one, and ``violation`` adds 1 for a
      non-Ramanujan pruned graph plus 1 and the accuracy shortfall for missing the tolerance;
    * the **constraint**: ``all_ramanujan`` (1 when every pruned weight graph of the final model
-     has ``Delta_r >= 0``; an undefined bound counts as not Ramanujan) and ``within_tolerance``
+     has ``Delta_r >= 0``, per gate when the constraint checks gates (``per_gate`` metric); an
+     undefined bound counts as not Ramanujan) and ``within_tolerance``
      (1 when ``val_accuracy >= baseline_accuracy - tolerance``); ``feasible`` is their AND;
    * ``val_accuracy``, ``dense_val_accuracy`` (this trial's model before pruning),
      ``baseline_accuracy``, ``nonzero_params``, ``total_params``, ``nonzero_recurrent``,
@@ -47,6 +48,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import inspect
 import json
 import math
 import os
@@ -523,7 +525,7 @@ class ExpanderHyperModel(kt.HyperModel):
         pruned.fit(x, y, epochs=epochs, batch_size=self.batch_size, verbose=verbose,
                    callbacks=callbacks, shuffle=True)
 
-        metrics = self.measure(pruned, x_val, y_val, baseline)
+        metrics = self.measure(pruned, x_val, y_val, baseline, per_gate=constraint.per_gate)
         stripped = strip_pruning(pruned)
         metrics.update({
             "dense_val_accuracy": dense_accuracy,
@@ -534,14 +536,21 @@ class ExpanderHyperModel(kt.HyperModel):
         return TrialOutcome(model=stripped, metrics=metrics, constraint=constraint,
                             hyperparameters=dict(values))
 
-    def measure(self, pruned_model, x_val, y_val, baseline: float) -> dict[str, float]:
+    def measure(
+        self, pruned_model, x_val, y_val, baseline: float, *, per_gate: bool | None = None
+    ) -> dict[str, float]:
         """Objective and constraint metrics of a trained pruned model (see the module doc).
 
         The Ramanujan check is independent of the callback: it re-analyses every pruned weight
-        graph of ``pruned_model`` with :func:`~tf_expander_pruning.graphs.weight_graphs`.
+        graph of ``pruned_model`` with :func:`~tf_expander_pruning.graphs.weight_graphs`, at the
+        granularity the constraint used: each gate's column block with ``per_gate`` (a matrix
+        whose gates are all Ramanujan can still fail as a whole, measured: GRU ``W_hh``), else
+        the whole matrix.  ``None``: the :class:`RamanujanConstraint` default.
         """
         check_model(pruned_model)
-        graphs = [g for g in weight_graphs(pruned_model) if g.is_pruned]
+        if per_gate is None:
+            per_gate = _constraint_default("per_gate")
+        graphs = [g for g in weight_graphs(pruned_model, per_gate=per_gate) if g.is_pruned]
         reports = [g.report() for g in graphs]
         all_ramanujan = bool(reports) and all(r.is_ramanujan is True for r in reports)
         deltas = [r.delta_r for r in reports if r.delta_r is not None]
@@ -574,6 +583,7 @@ class ExpanderHyperModel(kt.HyperModel):
             "total_params": float(total),
             "nonzero_recurrent": float(recurrent_kept),
             "recurrent_params": float(recurrent_total),
+            "per_gate": float(bool(per_gate)),
             "recurrent_sparsity": (
                 1.0 - recurrent_kept / recurrent_total if recurrent_total else 0.0
             ),
@@ -591,6 +601,11 @@ class ExpanderHyperModel(kt.HyperModel):
         """
         del model
         return _call_train(self, hp, args, kwargs).metrics
+
+
+def _constraint_default(name: str) -> Any:
+    """A default argument of :class:`RamanujanConstraint` (it may change between versions)."""
+    return inspect.signature(RamanujanConstraint).parameters[name].default
 
 
 def _call_train(hypermodel: ExpanderHyperModel, hp, args, kwargs) -> TrialOutcome:
@@ -928,7 +943,7 @@ def search(
     y_val,
     *,
     max_trials: int = 10,
-    tolerance: float = 0.02,
+    tolerance: float | None = None,
     tuner: str | type = "random",
     directory: str | os.PathLike | None = None,
     project_name: str = "expander_search",
@@ -946,7 +961,8 @@ def search(
         x_train, y_train, x_val, y_val: ``(samples, time, features)`` floats and integer labels.
         max_trials: trials to run (Hyperband: its ``max_epochs`` comes from ``prune_epochs``
             and it stops on its own schedule; ``max_trials`` is not used by it).
-        tolerance: allowed accuracy drop below the dense baseline, in [0, 1).
+        tolerance: allowed accuracy drop below the dense baseline, in [0, 1); default 0.02, or
+            the tolerance of the given ``hypermodel``.
         tuner: ``"random"``, ``"bayesian"``, ``"hyperband"``, ``"grid"`` or a keras-tuner
             ``Tuner`` subclass (wrapped with :func:`expander_tuner`).
         directory: where trials are stored (a new temporary directory when omitted).
@@ -979,7 +995,8 @@ def search(
         )
     max_trials = _positive_int("max_trials", max_trials)
     seed = _positive_int("seed", seed, minimum=0)
-    tolerance = _check_tolerance(tolerance)
+    if tolerance is not None:
+        tolerance = _check_tolerance(tolerance)
     if isinstance(tuner, str):
         if tuner not in TUNERS:
             raise ValueError(f"Unknown tuner {tuner!r}; choose from {tuple(TUNERS)} or pass a "
@@ -989,7 +1006,9 @@ def search(
         tuner_class = expander_tuner(tuner)
     if hypermodel is None:
         try:
-            hypermodel = ExpanderHyperModel(tolerance=tolerance, seed=seed, **space)
+            hypermodel = ExpanderHyperModel(
+                tolerance=0.02 if tolerance is None else tolerance, seed=seed, **space
+            )
         except TypeError as error:
             raise TypeError(f"search(): {error}. Search-space arguments are those of "
                             "ExpanderHyperModel.") from None
@@ -1001,8 +1020,9 @@ def search(
     elif not isinstance(hypermodel, ExpanderHyperModel):
         raise TypeError(f"`hypermodel` must be an ExpanderHyperModel, got "
                         f"{type(hypermodel).__name__}.")
-    else:
+    elif tolerance is not None:
         hypermodel.tolerance = tolerance
+    tolerance = hypermodel.tolerance
     hypermodel.set_data_shape(x_train, y_train, y_val)
     if directory is None:
         directory = tempfile.mkdtemp(prefix="expander_search_")
