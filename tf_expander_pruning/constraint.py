@@ -50,7 +50,7 @@ from tf_expander_pruning.pruning import (
     _walk_layers,
     pruned_weights,
 )
-from tf_expander_pruning.spectral import SpectralReport, analyze
+from tf_expander_pruning.spectral import SpectralCache, SpectralReport, analyze
 
 __all__ = ["RamanujanConstraint", "HISTORY_FIELDS", "UNDEFINED_POLICIES", "CRITERIA"]
 
@@ -189,6 +189,7 @@ class RamanujanConstraint(keras.callbacks.Callback):
 
     # ------------------------------------------------------------------ state handling
     def _reset_runtime(self) -> None:
+        self._spectral_cache = SpectralCache()
         self._entries: list[PrunedWeight] = []
         self._counters: list[int] = []
         self._ready = False
@@ -433,7 +434,8 @@ class RamanujanConstraint(keras.callbacks.Callback):
             rows, outcomes, worst = [], [], None
             for gate, graph in self._graphs(entry, mask):
                 with _single_threaded_blas():
-                    report = analyze(graph)
+                    # unchanged gates are cache hits; changed ones warm-start the solver
+                    report = self._spectral_cache.analyze((entry.layer, entry.role, gate), graph)
                 outcome = self._apply_policy(self._verdict(report))
                 outcomes.append(outcome)
                 if outcome is False and (worst is None or self._worse(report, worst[1])):
