@@ -357,15 +357,10 @@ def _act_name(fn) -> str:
 
 
 def _strip(model):
-    """Remove pruning wrappers (prefer the package's own strip_pruning when it exists)."""
-    if not any("PruneLowMagnitude" in type(layer).__name__ or hasattr(layer, "pruning_vars")
-               for layer in model.layers):
-        return model
-    try:
-        from tf_expander_pruning.pruning import strip_pruning
-    except ImportError:
-        strip_pruning = keras_compat.tfmot.sparsity.keras.strip_pruning
-    return strip_pruning(model)
+    """Remove pruning wrappers (ours and TF-MOT's); a model without them is returned as is."""
+    from tf_expander_pruning.export import strip
+
+    return strip(model)
 
 
 def _check_chain(model) -> list:

@@ -432,6 +432,20 @@ def _subsample(x, y, limit, seed):
     return x[index], y[index]
 
 
+def _load_data(config: ExperimentConfig):
+    """Train/test arrays (subsampled as configured), noisy test copies and the class count."""
+    x_train, y_train = datasets.load(config.dataset, "train", data_dir=config.data_dir)
+    x_test, y_test = datasets.load(config.dataset, "test", data_dir=config.data_dir)
+    x_train, y_train = _subsample(x_train, y_train, config.max_train, 0)
+    x_test, y_test = _subsample(x_test, y_test, config.max_test, 1)
+    noisy_tests = {
+        datasets.parse_noise(spec).label(): datasets.apply_noise(x_test, spec)
+        for spec in config.noise
+    }
+    classes = datasets.dataset_info(config.dataset)["num_classes"]
+    return x_train, y_train, x_test, y_test, noisy_tests, classes
+
+
 def run_experiment(
     config: ExperimentConfig,
     *,
@@ -453,15 +467,7 @@ def run_experiment(
         raise TypeError(f"`config` must be an ExperimentConfig, got {type(config).__name__}.")
     config.validate()
     keras, tf = _keras()
-    x_train, y_train = datasets.load(config.dataset, "train", data_dir=config.data_dir)
-    x_test, y_test = datasets.load(config.dataset, "test", data_dir=config.data_dir)
-    x_train, y_train = _subsample(x_train, y_train, config.max_train, 0)
-    x_test, y_test = _subsample(x_test, y_test, config.max_test, 1)
-    noisy_tests = {
-        datasets.parse_noise(spec).label(): datasets.apply_noise(x_test, spec)
-        for spec in config.noise
-    }
-    classes = datasets.dataset_info(config.dataset)["num_classes"]
+    x_train, y_train, x_test, y_test, noisy_tests, classes = _load_data(config)
     time, features = x_train.shape[1:]
     gates = CELLS[config.cell][1]
     seeds = config.seed_list()
@@ -1049,15 +1055,7 @@ def run_stopping_rule(
     from tf_expander_pruning.schedules import GeometricSchedule
 
     keras, _ = _keras()
-    x_train, y_train = datasets.load(config.dataset, "train", data_dir=config.data_dir)
-    x_test, y_test = datasets.load(config.dataset, "test", data_dir=config.data_dir)
-    x_train, y_train = _subsample(x_train, y_train, config.max_train, 0)
-    x_test, y_test = _subsample(x_test, y_test, config.max_test, 1)
-    noisy_tests = {
-        datasets.parse_noise(spec).label(): datasets.apply_noise(x_test, spec)
-        for spec in config.noise
-    }
-    classes = datasets.dataset_info(config.dataset)["num_classes"]
+    x_train, y_train, x_test, y_test, noisy_tests, classes = _load_data(config)
     time, features = x_train.shape[1:]
     steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
     epochs_per_round = max(config.finetune_epochs, 1)

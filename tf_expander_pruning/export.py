@@ -222,18 +222,15 @@ def _has_pruning_wrappers(model) -> bool:
 def strip(model):
     """Return ``model`` without pruning wrappers (masks already applied to the weights).
 
-    Uses ``tf_expander_pruning.pruning.strip_pruning`` when that module provides it (our
-    subclass of TF-MOT's wrapper), else ``tfmot.sparsity.keras.strip_pruning``.  A model
-    without wrappers is returned unchanged.
+    Uses :func:`tf_expander_pruning.pruning.strip_pruning`, which removes our wrappers and
+    TF-MOT's.  A model without wrappers is returned unchanged.
     """
     keras_compat.check_model(model)
     if not _has_pruning_wrappers(model):
         return model
-    try:
-        from tf_expander_pruning.pruning import strip_pruning as _strip  # type: ignore
-    except ImportError:
-        _strip = keras_compat.tfmot.sparsity.keras.strip_pruning
-    return _strip(model)
+    from tf_expander_pruning.pruning import strip_pruning
+
+    return strip_pruning(model)
 
 
 def _recurrent_layers(model) -> list:
