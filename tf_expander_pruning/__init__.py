@@ -14,7 +14,7 @@ Quick start::
 Modules, one idea each: ``spectral`` (NumPy/SciPy Ramanujan analysis), ``graphs`` (model ->
 weight graphs), ``unrolled`` (graph over time), ``schedules``, ``pruning``, ``constraint``
 (the callback), ``export`` (TFLite/LiteRT/TFLM), ``codegen`` (sparse C), ``datasets``,
-``experiments`` (paper reproduction), ``cli``.
+``experiments`` (paper reproduction), ``tuning`` (keras-tuner, imported on first use), ``cli``.
 """
 
 import os as _os
@@ -48,6 +48,15 @@ from tf_expander_pruning.spectral import (  # noqa: E402
 from tf_expander_pruning.unrolled import analyze_unrolled, unrolled_graph  # noqa: E402
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # keras-tuner imports Keras 3 (several seconds): load `tuning` only when it is asked for.
+    if name == "tuning":
+        import importlib
+
+        return importlib.import_module("tf_expander_pruning.tuning")
+    raise AttributeError(f"module 'tf_expander_pruning' has no attribute {name!r}")
 
 __all__ = [
     "keras",
