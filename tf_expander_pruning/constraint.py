@@ -43,11 +43,11 @@ from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper im
     PruneLowMagnitude,
 )
 
+from tf_expander_pruning.graphs import _all_layers
 from tf_expander_pruning.pruning import (
     PrunedWeight,
     PruneRecurrent,
     _check_roles,
-    _walk_layers,
     pruned_weights,
 )
 from tf_expander_pruning.spectral import SpectralCache, SpectralReport, analyze
@@ -225,7 +225,7 @@ class RamanujanConstraint(keras.callbacks.Callback):
         self._reset_runtime()
         model = self.model
         unbuilt = [
-            layer.name for layer in _walk_layers(model)
+            layer.name for layer in _all_layers(model)
             if isinstance(layer, PruneRecurrent) and not layer.built
         ]
         if unbuilt:
@@ -238,11 +238,11 @@ class RamanujanConstraint(keras.callbacks.Callback):
         entries = [p for p in pruned_weights(model) if p.role in self.roles]
         if not entries:
             plain = [
-                layer.name for layer in _walk_layers(model)
+                layer.name for layer in _all_layers(model)
                 if isinstance(layer, PruneLowMagnitude) and not isinstance(layer, PruneRecurrent)
             ]
             wrappers = [
-                layer.name for layer in _walk_layers(model) if isinstance(layer, PruneRecurrent)
+                layer.name for layer in _all_layers(model) if isinstance(layer, PruneRecurrent)
             ]
             if wrappers:
                 hint = (

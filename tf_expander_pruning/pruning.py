@@ -40,7 +40,7 @@ from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper im
 )
 
 from tf_expander_pruning.graphs import GATES as _GRAPH_GATES
-from tf_expander_pruning.graphs import ROLES, _cell_kind
+from tf_expander_pruning.graphs import ROLES, _all_layers, _cell_kind
 from tf_expander_pruning.schedules import (
     Freezable,
     PruningSchedule,
@@ -395,17 +395,10 @@ class PruneRecurrent(PruneLowMagnitude):
 def pruned_weights(model) -> list[PrunedWeight]:
     """Every matrix pruned by a :class:`PruneRecurrent` wrapper in ``model`` (nested included)."""
     found = []
-    for layer in _walk_layers(check_model(model)):
+    for layer in _all_layers(check_model(model)):
         if isinstance(layer, PruneRecurrent):
             found.extend(layer.pruned_weights)
     return found
-
-
-def _walk_layers(model):
-    for layer in model.layers:
-        yield layer
-        if isinstance(layer, keras.Model):
-            yield from _walk_layers(layer)
 
 
 def _copy_layer(layer):
