@@ -62,6 +62,23 @@ class EpochProgress(keras.callbacks.Callback):
         self._bar.close()
 
 
+class SparsityAccuracyLog(keras.callbacks.Callback):
+    """After each epoch: sparsity of all pruned recurrent weights and test accuracy."""
+
+    def __init__(self, x_test, y_test):
+        super().__init__()
+        self.x_test, self.y_test = x_test, y_test
+        self.points: list[tuple[float, float]] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        from tf_expander_pruning.pruning import pruned_weights
+
+        masks = [item.mask.numpy() for item in pruned_weights(self.model)]
+        kept = sum(int(np.count_nonzero(mask)) for mask in masks)
+        sparsity = 1.0 - kept / sum(mask.size for mask in masks)
+        self.points.append((sparsity, _accuracy(self.model, self.x_test, self.y_test)))
+
+
 def _accuracy(model, x, y) -> float:
     logits = model.predict(x, verbose=0, batch_size=256)
     return float(np.mean(np.argmax(logits, axis=-1) == y))
@@ -82,7 +99,8 @@ def _one_shot_table(model, sparsities, print_fn) -> None:
         graphs.summary(pruned, print_fn=print_fn)
 
 
-def _plot(history: list[dict], dense_accuracy: float, pruned_accuracy: float, path: Path):
+def _plot(history: list[dict], accuracy_points: list[tuple[float, float]],
+          dense_accuracy: float, pruned_accuracy: float, path: Path):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -99,8 +117,15 @@ def _plot(history: list[dict], dense_accuracy: float, pruned_accuracy: float, pa
             axis.plot([r["sparsity"] for r in rows], [r["delta_r"] for r in rows], "o-",
                       label=label, markersize=3)
     axis.axhline(0.0, color="black", linewidth=0.8)
-    axis.set_xlabel("sparsity of the weight graph")
+    axis.set_xlabel("sparsity (per weight graph; overall for accuracy)")
     axis.set_ylabel("Delta_r (>= 0: Ramanujan)")
+    if accuracy_points:
+        right = axis.twinx()
+        right.plot([p[0] for p in accuracy_points], [p[1] for p in accuracy_points], "k^:",
+                   markersize=4, label="test accuracy (per epoch)")
+        right.axhline(dense_accuracy, color="grey", linewidth=0.8, linestyle="--")
+        right.set_ylabel("test accuracy (dashed: dense)")
+        right.legend(fontsize=7, loc="lower left")
     axis.set_title(f"digits LSTM: dense acc {dense_accuracy:.3f}, pruned acc {pruned_accuracy:.3f}")
     axis.legend(fontsize=7, ncol=2)
     figure.tight_layout()
@@ -159,8 +184,9 @@ def run(out: str | Path = "demo_output", *, units: int = 64, dense_epochs: int =
     schedule = GeometricSchedule(rate=0.2, frequency=steps_per_epoch * 2)
     pruned = _compile(prune_rnn(model, schedule), learning_rate=1e-3)
     constraint = RamanujanConstraint(verbose=0)
+    accuracy_log = SparsityAccuracyLog(x_test, y_test)
     pruned.fit(x_train, y_train, epochs=prune_epochs, batch_size=batch_size, verbose=0,
-               callbacks=[tfmot.sparsity.keras.UpdatePruningStep(), constraint,
+               callbacks=[tfmot.sparsity.keras.UpdatePruningStep(), constraint, accuracy_log,
                           EpochProgress(prune_epochs, "pruning while Ramanujan")])
     stripped = strip_pruning(pruned)
     pruned_accuracy = _accuracy(stripped, x_test, y_test)
@@ -185,7 +211,7 @@ def run(out: str | Path = "demo_output", *, units: int = 64, dense_epochs: int =
     csv_path = out / "history.csv"
     constraint.to_csv(csv_path)
     plot_path = out / "delta_r_vs_sparsity.png"
-    _plot(constraint.history, dense_accuracy, pruned_accuracy, plot_path)
+    _plot(constraint.history, accuracy_log.points, dense_accuracy, pruned_accuracy, plot_path)
     model_path = out / "pruned_model.keras"
     stripped.save(model_path)
     print_fn(f"wrote {csv_path}, {plot_path} and {model_path}")
