@@ -153,7 +153,12 @@ def _validate(matrix, argument: str = "matrix"):
 
 def as_sparse_graph(matrix, *, weighted: bool = False) -> scipy.sparse.csr_matrix:
     """CSR float64 matrix of the graph: 1.0 per edge, or ``|w|`` per edge when ``weighted``."""
-    csr = scipy.sparse.csr_matrix(_validate(matrix))  # no copy when already CSR
+    return _graph_of(_validate(matrix), weighted)
+
+
+def _graph_of(matrix, weighted: bool) -> scipy.sparse.csr_matrix:
+    """:func:`as_sparse_graph` of a matrix that :func:`_validate` has already accepted."""
+    csr = scipy.sparse.csr_matrix(matrix)  # no copy when already CSR
     if not csr.has_canonical_format:
         csr = csr.copy()
         csr.sum_duplicates()
@@ -451,7 +456,7 @@ class SpectralCache:
         """
         matrix = _validate(matrix)  # raises before the cache is consulted or changed
         if scipy.sparse.issparse(matrix):
-            graph = as_sparse_graph(matrix, weighted=weighted)
+            graph = _graph_of(matrix, weighted)
             fingerprint = _fingerprint(graph, weighted)
         else:
             graph, fingerprint = None, _dense_fingerprint(matrix, weighted)
