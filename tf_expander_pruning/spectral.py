@@ -227,7 +227,8 @@ def _gram_lanczos(matrix, k: int, v0, *, ncv: int | None = None):
         # Seeded, so results repeat; random, so no eigenvector is missed by symmetry (an
         # all-ones start is orthogonal to sigma_2's vector of two identical disjoint blocks).
         v0 = np.random.default_rng(0).standard_normal(size)
-    # A wide Krylov space: fewer restarts near the bulk edge, where sigma_2 sits.
+    # Cold: a wide Krylov space (fewer restarts near the bulk edge, where sigma_2 sits);
+    # a warm start passes a smaller one.
     ncv = min(size, max(2 * k + 1, _COLD_NCV if ncv is None else ncv))
     try:
         values, vectors = scipy.sparse.linalg.eigsh(
@@ -240,11 +241,15 @@ def _gram_lanczos(matrix, k: int, v0, *, ncv: int | None = None):
     return np.sqrt(np.maximum(values, 0.0)), vectors[:, order].sum(axis=1)
 
 
+def _kept_nodes(graph: scipy.sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """``(keep_left, keep_right)``: indices of the nodes with an edge (as :func:`analyze`)."""
+    keep_left = np.flatnonzero(np.diff(graph.indptr))
+    keep_right = np.flatnonzero(np.bincount(graph.indices, minlength=graph.shape[1]))
+    return keep_left, keep_right
+
+
 def _drop_isolated(graph: scipy.sparse.csr_matrix):
-    left_degree = np.diff(graph.indptr)
-    right_degree = np.bincount(graph.indices, minlength=graph.shape[1])
-    keep_left = np.flatnonzero(left_degree)
-    keep_right = np.flatnonzero(right_degree)
+    keep_left, keep_right = _kept_nodes(graph)
     if keep_left.size == graph.shape[0] and keep_right.size == graph.shape[1]:
         return graph, keep_left, keep_right  # nothing isolated: skip the (slow) slicing
     return graph[keep_left][:, keep_right], keep_left, keep_right
@@ -465,7 +470,7 @@ class SpectralCache:
             self.hits += 1
             return previous.report
         if graph is None:
-            graph = as_sparse_graph(matrix, weighted=weighted)
+            graph = _graph_of(matrix, weighted)
         v0, ncv = None, None
         if previous is not None and previous.vector is not None:
             v0 = self._warm_start(previous, graph)
@@ -535,10 +540,3 @@ class SpectralCache:
     def stats(self) -> dict[str, int]:
         """``{"hits", "warm", "cold", "keys"}`` counts since creation (or :meth:`clear`)."""
         return {"hits": self.hits, "warm": self.warm, "cold": self.cold, "keys": len(self)}
-
-
-def _kept_nodes(graph: scipy.sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-    """``(keep_left, keep_right)``: indices of the nodes with an edge (as :func:`analyze`)."""
-    keep_left = np.flatnonzero(np.diff(graph.indptr))
-    keep_right = np.flatnonzero(np.bincount(graph.indices, minlength=graph.shape[1]))
-    return keep_left, keep_right
