@@ -17,11 +17,8 @@ def custom_objects() -> dict:
     )
 
     objects = {"PruneLowMagnitude": PruneLowMagnitude}
-    for module_name in ("schedules", "pruning"):
-        try:  # importing registers the classes with Keras
-            importlib.import_module(f"tf_expander_pruning.{module_name}")
-        except ModuleNotFoundError:
-            continue
+    for module_name in ("schedules", "pruning"):  # importing registers the classes with Keras
+        importlib.import_module(f"tf_expander_pruning.{module_name}")
     objects.update(keras.utils.get_custom_objects())
     return objects
 

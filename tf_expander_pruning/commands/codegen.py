@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 HELP = "Generate dependency-free sparse C99 inference code (int8 or float32) for a model."
 
@@ -40,37 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_model(path: str):
-    """Load a tf_keras model, inside the pruning scopes so still-wrapped models load as wrappers.
+    """Load a model with the loader shared by all sub-commands (pruning wrappers included)."""
+    from tf_expander_pruning.commands._common import load_model as shared_loader
 
-    (Outside the scopes a SavedModel with pruning wrappers "loads" as revived generic layers
-    that nothing can strip.)
-    """
-    from tf_expander_pruning.keras_compat import keras, tfmot
-
-    try:  # the loader shared by all sub-commands, when present
-        from tf_expander_pruning.commands._common import load_model as shared_loader
-    except ImportError:
-        shared_loader = None
-    if shared_loader is not None:
-        # prune_scope around it: TF-MOT's wrapper is registered only inside that scope (not in
-        # keras.utils.get_custom_objects()), and without it a wrapped SavedModel revives as
-        # generic layers that cannot be stripped.
-        with tfmot.sparsity.keras.prune_scope():
-            return shared_loader(path)
-
-    if not Path(path).exists():
-        raise FileNotFoundError(f"No model at {path!r}.")
-    custom = {}
-    try:  # our own wrappers, if that module is present
-        from tf_expander_pruning import pruning
-
-        for attr in ("PruneRecurrent", "PrunableBidirectional"):
-            if hasattr(pruning, attr):
-                custom[attr] = getattr(pruning, attr)
-    except ImportError:
-        pass
-    with tfmot.sparsity.keras.prune_scope(), keras.utils.custom_object_scope(custom):
-        return keras.models.load_model(path, compile=False)
+    return shared_loader(path)
 
 
 def run(args: argparse.Namespace) -> int:

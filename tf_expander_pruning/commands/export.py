@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import importlib
 import json
 import os
 import sys
@@ -49,21 +48,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the reports as JSON")
 
 
-def _load_model(path: str):
-    from tf_expander_pruning.keras_compat import keras, tfmot
-
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"MODEL {path!r} does not exist.")
-    # Importing these registers our wrapper/schedule classes as Keras custom objects.
-    for module in ("tf_expander_pruning.pruning", "tf_expander_pruning.schedules"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError:
-            pass
-    with tfmot.sparsity.keras.prune_scope():
-        return keras.models.load_model(path, compile=False)
-
-
 def _data(spec: str | None):
     """(calibration inputs, verify inputs, verify labels or None) from the option."""
     import numpy as np
@@ -90,6 +74,7 @@ def _data(spec: str | None):
 def run(args: argparse.Namespace) -> int:
     """Convert, write and verify as ``args`` says; 0 on success, 1 on a conversion error."""
     from tf_expander_pruning import export
+    from tf_expander_pruning.commands._common import load_model
 
     if args.quantization == "int8" and args.representative_data is None:
         raise ValueError("--quantization int8 needs --representative-data (e.g. digits).")
@@ -97,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--verify needs --representative-data to have inputs to run.")
     if args.batch_size < 1:
         raise ValueError("--batch-size must be >= 1.")
-    model = _load_model(args.model)
+    model = load_model(args.model)
     calibration, x_verify, y_verify = _data(args.representative_data)
     out = Path(args.out) if args.out else Path(args.model.rstrip("/")).with_suffix(".tflite")
     quantization = None if args.quantization == "fp32" else args.quantization
