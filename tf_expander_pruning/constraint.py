@@ -43,7 +43,7 @@ from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper im
     PruneLowMagnitude,
 )
 
-from tf_expander_pruning.graphs import _all_layers
+from tf_expander_pruning.graphs import _all_layers, _sparsity
 from tf_expander_pruning.pruning import (
     PrunedWeight,
     PruneRecurrent,
@@ -568,7 +568,7 @@ class RamanujanConstraint(keras.callbacks.Callback):
             writer.writerow({k: ("" if row[k] is None else row[k]) for k in HISTORY_FIELDS})
 
     def _freeze(self, entry: PrunedWeight, mask: np.ndarray, step: int, worst) -> None:
-        failed_sparsity = 1.0 - float(np.count_nonzero(mask)) / mask.size
+        failed_sparsity = _sparsity(mask)
         entry.frozen.assign(True)
         entry.frozen_step.assign(step)
         if self.restore_last_good_mask:
@@ -578,8 +578,7 @@ class RamanujanConstraint(keras.callbacks.Callback):
             entry.wrapper.pruning_obj.weight_mask_op()
         else:
             entry.good_mask.assign(entry.mask)
-        kept = np.asarray(entry.mask.numpy())
-        frozen_sparsity = 1.0 - float(np.count_nonzero(kept)) / kept.size
+        frozen_sparsity = _sparsity(entry.mask.numpy())
         if worst is None:  # passed here, failed on another worker (see _across_workers)
             self._say(
                 f"{entry.layer}: {entry.role} failed the check on another worker at sparsity "
@@ -668,7 +667,7 @@ class RamanujanConstraint(keras.callbacks.Callback):
             mask = np.asarray(entry.mask.numpy())
             report = analyze(mask)
             frozen = bool(entry.frozen.numpy())
-            sparsity = 1.0 - float(np.count_nonzero(mask)) / mask.size
+            sparsity = _sparsity(mask)
             mine = [
                 r for r in self.history if r["layer"] == entry.layer and r["role"] == entry.role
             ]

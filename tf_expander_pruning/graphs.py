@@ -71,6 +71,11 @@ def gate_columns(cell, gate: str | None) -> slice:
     return slice(index * cell.units, (index + 1) * cell.units)
 
 
+def _sparsity(mask) -> float:
+    """Fraction of the entries of ``mask`` (an array) that are zero: the pruned connections."""
+    return 1.0 - float(np.count_nonzero(mask)) / np.size(mask)
+
+
 @dataclass
 class WeightGraph:
     """One recurrent weight matrix (or one gate of it) as a bipartite graph.
@@ -114,7 +119,7 @@ class WeightGraph:
     @property
     def sparsity(self) -> float:
         """Fraction of pruned (absent) connections."""
-        return 1.0 - float(np.count_nonzero(self.mask)) / self.mask.size
+        return _sparsity(self.mask)
 
     @property
     def is_pruned(self) -> bool:
