@@ -30,12 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
-        try:
-            module = _load(module_name)
-        except ModuleNotFoundError as error:
-            if error.name != f"tf_expander_pruning.commands.{module_name}":
-                raise
-            continue
+        module = _load(module_name)
         sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(sub)
         sub.set_defaults(_run=module.run)
