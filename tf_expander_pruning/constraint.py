@@ -10,14 +10,17 @@ Use it with a model from :func:`~tf_expander_pruning.pruning.prune_rnn` and TF-M
     print(constraint.summary())
 
 How it works: every pruned matrix has a ``mask_updates`` counter that the wrapper's traced train
-step increments whenever it recomputes that matrix's mask.  After each batch the callback reads
-the counters (a few scalar reads), and for each matrix whose mask changed it analyses the new
-mask (:func:`tf_expander_pruning.spectral.analyze`, the whole matrix or each gate).  A passing
-mask is copied into the wrapper's ``good_mask`` variable.  A failing one is frozen: the
-wrapper's ``frozen`` flag (read by that matrix's schedule inside the ``tf.function``) is set, the
-mask is set back to ``good_mask`` and the weights it removes are zeroed.  All of that state is in
-wrapper weights, so it is saved with the model and restored by ``BackupAndRestore``; the callback
-itself only keeps the history.
+step increments whenever it recomputes that matrix's mask.  After each batch at which a schedule
+may have fired (known from its begin_step/end_step/frequency; every batch for other schedules)
+the callback reads the counters (a few scalar reads), and for each matrix whose mask changed it
+analyses the new mask (each gate, or the whole matrix with ``per_gate=False``) through a
+:class:`tf_expander_pruning.spectral.SpectralCache`: a gate whose graph did not change is not
+solved again, a changed one warm-starts the solver.  A passing mask is copied into the wrapper's
+``good_mask`` variable.  A failing one is frozen: the wrapper's ``frozen`` flag (read by that
+matrix's schedule inside the ``tf.function``) is set, the mask is set back to ``good_mask`` and
+the weights it removes are zeroed.  All of that state is in wrapper weights, so it is saved with
+the model and restored by ``BackupAndRestore``; the callback itself only keeps the history (and
+the spectral cache, which each fit starts empty).
 """
 
 from __future__ import annotations
