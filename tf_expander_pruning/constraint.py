@@ -46,7 +46,7 @@ from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper im
     PruneLowMagnitude,
 )
 
-from tf_expander_pruning.graphs import _all_layers, _sparsity
+from tf_expander_pruning.graphs import _all_layers, _sparsity, gate_columns
 from tf_expander_pruning.pruning import (
     PrunedWeight,
     PruneRecurrent,
@@ -403,8 +403,7 @@ class RamanujanConstraint(keras.callbacks.Callback):
         gates = entry.gates if self.per_gate else ()
         if not gates:
             return [(None, mask)]
-        units = entry.cell.units
-        return [(g, mask[:, k * units:(k + 1) * units]) for k, g in enumerate(gates)]
+        return [(gate, mask[:, gate_columns(entry.cell, gate)]) for gate in gates]
 
     def check(
         self, indices: Sequence[int] | None = None, _step: int | None = None
