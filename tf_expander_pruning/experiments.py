@@ -374,10 +374,8 @@ def analyze_weight(weight: np.ndarray, mask: np.ndarray, gates: Sequence[str | N
 
 
 def _unrolled_report(kernel_mask, recurrent_mask, n_gates: int, steps: int) -> dict | None:
-    try:
-        from tf_expander_pruning.unrolled import analyze_unrolled
-    except ImportError:  # module not present in this checkout
-        return None
+    from tf_expander_pruning.unrolled import analyze_unrolled
+
     units = recurrent_mask.shape[0]
     # Union over gates: x_i -> h_j is an edge when any gate connects them.
     kernel = np.zeros((kernel_mask.shape[0], units), bool)
