@@ -23,8 +23,8 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
 
 import numpy as np
 
-from tf_expander_pruning import codegen, datasets
-from tf_expander_pruning.keras_compat import keras, tf
+from tf_expander_pruning import codegen, datasets, export
+from tf_expander_pruning.keras_compat import keras
 
 TARGET = 0.45
 
@@ -61,24 +61,8 @@ def build_demo(units: int = 64, sparsity: float = 0.8, seed: int = 0, epochs: in
 
 
 def tflite_int8(model, representative: np.ndarray) -> bytes:
-    """Full-int8 flatbuffer: the package's exporter when present, else a direct conversion."""
-    try:
-        from tf_expander_pruning.export import to_tflite
-    except ImportError:
-        to_tflite = None
-    if to_tflite is not None:
-        return to_tflite(model, quantization="int8", representative_data=representative)
-    _, steps, features = model.input_shape
-    fn = tf.function(lambda x: model(x)).get_concrete_function(
-        tf.TensorSpec([1, steps, features], tf.float32)
-    )
-    conv = tf.lite.TFLiteConverter.from_concrete_functions([fn], model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = lambda: ([r[None]] for r in representative)
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    return conv.convert()
+    """Full-int8 flatbuffer from the package's exporter."""
+    return export.to_tflite(model, quantization="int8", representative_data=representative)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,8 +98,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def print_table(model, c_model, flatbuffer: bytes) -> None:
     """The docs/codegen.md table: flash, RAM and test accuracy of each deployment."""
-    from tf_expander_pruning import export
-
     x, y = datasets.load("digits", "test")
     c_report = codegen.verify(model, x, labels=y, c_model=c_model)
     c32 = codegen.to_c(model, quantization="float32")
