@@ -46,7 +46,7 @@ from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper im
     PruneLowMagnitude,
 )
 
-from tf_expander_pruning.graphs import _all_layers, _sparsity, gate_columns
+from tf_expander_pruning.graphs import _all_layers, _check_flags, _sparsity, gate_columns
 from tf_expander_pruning.pruning import (
     PrunedWeight,
     PruneRecurrent,
@@ -172,6 +172,10 @@ class RamanujanConstraint(keras.callbacks.Callback):
             raise TypeError(f"`margin` must be a number, got {type(margin).__name__} {margin!r}.")
         if not isinstance(verbose, numbers.Integral):
             raise TypeError(f"`verbose` must be 0, 1 or 2, got {verbose!r}.")
+        _check_flags(
+            per_gate=per_gate, restore_last_good_mask=restore_last_good_mask,
+            stop_training_when_all_frozen=stop_training_when_all_frozen,
+        )
         margin = float(margin)
         if not math.isfinite(margin):
             raise ValueError(f"`margin` must be a finite number, got {margin!r}.")
