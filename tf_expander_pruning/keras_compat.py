@@ -9,6 +9,7 @@ early with an explanation instead of deep inside TF-MOT.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -47,7 +48,7 @@ def _is_keras3_object(obj) -> bool:
     return module == "keras" or module.startswith(("keras.", "keras.src"))
 
 
-def check_model(model, argument: str = "model"):
+def check_model(model: Any, argument: str = "model") -> keras.Model:
     """Return ``model`` if it is a tf_keras model; raise a helpful ``TypeError`` otherwise."""
     if isinstance(model, keras.Model):
         return model
@@ -61,7 +62,7 @@ def check_model(model, argument: str = "model"):
     )
 
 
-def check_layer(layer, argument: str = "layer"):
+def check_layer(layer: Any, argument: str = "layer") -> keras.layers.Layer:
     """Return ``layer`` if it is a tf_keras layer; raise a helpful ``TypeError`` otherwise."""
     if isinstance(layer, keras.layers.Layer):
         return layer

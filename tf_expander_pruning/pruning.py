@@ -72,7 +72,7 @@ def _supported_rnn(layer) -> bool:
     )
 
 
-def is_recurrent_layer(layer) -> bool:
+def is_recurrent_layer(layer: keras.layers.Layer) -> bool:
     """True for SimpleRNN / LSTM / GRU (or ``RNN`` over one such cell) and ``Bidirectional``
     around them: the layers :func:`prune_rnn` wraps."""
     if isinstance(layer, keras.layers.Bidirectional):
@@ -392,7 +392,7 @@ class PruneRecurrent(PruneLowMagnitude):
         return cls(layer, pruning_schedule=schedule, **config)
 
 
-def pruned_weights(model) -> list[PrunedWeight]:
+def pruned_weights(model: keras.Model) -> list[PrunedWeight]:
     """Every matrix pruned by a :class:`PruneRecurrent` wrapper in ``model`` (nested included)."""
     found = []
     for layer in _all_layers(check_model(model)):
@@ -410,12 +410,12 @@ def _copy_layer(layer):
 
 
 def prune_rnn(
-    model,
+    model: keras.Model,
     schedule: PruningSchedule,
     *,
     roles: Sequence[str] = ("W_xh", "W_hh"),
     layers: Iterable[str | Any] | str | None = None,
-):
+) -> keras.Model:
     """Wrap the recurrent layers of ``model`` for magnitude pruning; leave all others dense.
 
     Every wrapped layer gets its own copy of ``schedule`` and every pruned matrix inside it its
@@ -517,7 +517,7 @@ def prune_rnn(
     return pruned
 
 
-def strip_pruning(model):
+def strip_pruning(model: keras.Model) -> keras.Model:
     """Remove every pruning wrapper (ours and TF-MOT's), keeping the sparse weights.
 
     Masks are applied to the weights first; a :class:`PrunableBidirectional` becomes a plain

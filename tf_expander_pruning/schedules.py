@@ -216,7 +216,7 @@ class Freezable(PruningSchedule, tf.Module):
     def frequency(self) -> int | None:
         return getattr(self.base_schedule, "frequency", None)
 
-    def __call__(self, step):
+    def __call__(self, step: tf.Tensor | int) -> tuple[tf.Tensor, tf.Tensor]:
         should_prune, sparsity = self.base_schedule(step)
         return tf.math.logical_and(should_prune, tf.math.logical_not(self.frozen)), sparsity
 
@@ -324,7 +324,7 @@ class GeometricSchedule(PruningSchedule):
         updates = (last - self.begin_step) // self.frequency + self._first
         return min(1.0 - (1.0 - self.rate) ** updates, self.max_sparsity)
 
-    def __call__(self, step):
+    def __call__(self, step: tf.Tensor | int) -> tuple[tf.Tensor, tf.Tensor]:
         step = tf.cast(step, tf.int64)
         last = step if self.end_step == -1 else tf.minimum(step, self.end_step)
         updates = tf.math.floordiv(last - self.begin_step, self.frequency) + self._first

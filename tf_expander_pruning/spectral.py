@@ -175,7 +175,7 @@ def top_singular_values(
     *,
     v0: np.ndarray | None = None,
     return_vector: bool = False,
-):
+) -> np.ndarray | tuple[np.ndarray, np.ndarray | None]:
     """The ``k`` largest singular values of a 2-D matrix, in descending order.
 
     Missing values (``k > min(shape)``) are 0, which is what the bipartite adjacency has there.
@@ -185,7 +185,7 @@ def top_singular_values(
 
     Returns:
         ``sigma`` (shape ``(k,)``), or ``(sigma, v)`` with ``v`` a start vector for the next call
-        when ``return_vector`` is true.
+        (``None`` when a dense SVD was used) when ``return_vector`` is true.
     """
     sigma, vector = _top_singular_values(matrix, k, v0, None)
     return (sigma, vector) if return_vector else sigma
