@@ -445,9 +445,7 @@ def prune_rnn(
     check_model(model)
     validate_schedule(schedule)
     roles = _check_roles(roles)
-    if isinstance(model, keras.Sequential) or getattr(model, "_is_graph_network", False):
-        pass
-    else:
+    if not (isinstance(model, keras.Sequential) or getattr(model, "_is_graph_network", False)):
         raise ValueError(
             f"prune_rnn supports Sequential and functional models; {type(model).__name__} is a "
             "subclassed model. Wrap its recurrent layers yourself: PruneRecurrent(layer, schedule)."
@@ -464,7 +462,7 @@ def prune_rnn(
     if layers is None:
         targets = recurrent
     else:
-        if isinstance(layers, str) or isinstance(layers, keras.layers.Layer):
+        if isinstance(layers, (str, keras.layers.Layer)):
             layers = [layers]
         elif not isinstance(layers, Iterable):  # else a bare "'int' object is not iterable"
             raise TypeError(
@@ -474,7 +472,7 @@ def prune_rnn(
         targets = []
         for item in layers:
             layer = by_name.get(item) if isinstance(item, str) else item
-            if layer is None or all(layer is not other for other in model.layers):
+            if layer is None or not any(layer is other for other in model.layers):
                 raise ValueError(
                     f"`layers` names {item!r}, which is not a layer of model {model.name!r}. "
                     f"Its recurrent layers are: {[layer.name for layer in recurrent]}."
