@@ -205,6 +205,25 @@ def test_bad_arguments_are_named():
         export.to_tflite(object())
 
 
+def test_strip_removes_wrappers_inside_nested_models():
+    """A pruned sub-model is stripped too: no mask-assignment ops reach the flatbuffer."""
+    from tf_expander_pruning.keras_compat import tfmot
+
+    keras.utils.set_random_seed(0)
+    inner = keras.Sequential([keras.Input((8, 8)), keras.layers.LSTM(6)])
+    inner = tfmot.sparsity.keras.prune_low_magnitude(
+        inner, pruning_schedule=tfmot.sparsity.keras.ConstantSparsity(0.5, 0)
+    )
+    inputs = keras.Input((8, 8))
+    model = keras.Model(inputs, keras.layers.Dense(3)(inner(inputs)))
+    stripped = export.strip(model)
+    assert stripped is not model
+    assert not export._has_pruning_wrappers(stripped)
+    ops = export.list_ops(export.to_tflite(model))
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in ops
+    assert not {"ASSIGN_VARIABLE", "VAR_HANDLE"} & set(ops), ops
+
+
 def test_tflm_op_resolver_list():
     ops = export.tflm_supported_ops()
     for op in ("UNIDIRECTIONAL_SEQUENCE_LSTM", "WHILE", "FULLY_CONNECTED", "REVERSE_V2"):

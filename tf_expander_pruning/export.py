@@ -212,10 +212,18 @@ if cfg["mode"] == "run":
 _LOOP_LAYERS = ("GRU", "SimpleRNN")  # convert to a WHILE loop whose int8 calibration segfaults
 
 
+def _all_layers(model):
+    """Every layer of ``model``, looking inside nested models."""
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _all_layers(layer)
+
+
 def _has_pruning_wrappers(model) -> bool:
     return any(
         any(cls.__name__ == "PruneLowMagnitude" for cls in type(layer).__mro__)
-        for layer in model.layers
+        for layer in _all_layers(model)
     )
 
 
@@ -223,7 +231,7 @@ def strip(model):
     """Return ``model`` without pruning wrappers (masks already applied to the weights).
 
     Uses :func:`tf_expander_pruning.pruning.strip_pruning`, which removes our wrappers and
-    TF-MOT's.  A model without wrappers is returned unchanged.
+    TF-MOT's, nested models included.  A model without wrappers is returned unchanged.
     """
     keras_compat.check_model(model)
     if not _has_pruning_wrappers(model):
@@ -234,16 +242,12 @@ def strip(model):
 
 
 def _recurrent_layers(model) -> list:
-    """All recurrent layers, looking inside Bidirectional (and nested models)."""
-    found = []
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            found.extend(_recurrent_layers(layer))
-        elif isinstance(layer, keras.layers.Bidirectional):
-            found.append(layer)
-        elif isinstance(layer, keras.layers.RNN):
-            found.append(layer)
-    return found
+    """All recurrent layers (Bidirectional as one), looking inside nested models."""
+    return [
+        layer
+        for layer in _all_layers(model)
+        if isinstance(layer, (keras.layers.Bidirectional, keras.layers.RNN))
+    ]
 
 
 def _loop_layer_names(model) -> list[str]:
