@@ -151,6 +151,9 @@ def test_summary_lists_every_layer():
     ]
     dense_row = rows[-1]
     assert dense_row["analysed"] is False and "not analysed" in dense_row["status"]
+    # one schema for every row (JSON consumers of `inspect --json` index any row by any key)
+    assert all(list(row) == list(rows[0]) for row in rows)
+    assert dense_row["pruned"] is None and rows[0]["pruned"] is False
     for row, graph in zip(rows[:4], graphs.weight_graphs(model), strict=True):
         report = analyze(graph.mask)
         assert row["delta_r"] == report.delta_r

@@ -288,8 +288,19 @@ def _status(report: SpectralReport) -> str:
     return "Ramanujan" if report.is_ramanujan else "not Ramanujan"
 
 
+#: Keys of every :func:`summary_rows` row, in order (a layer that is not analysed has None
+#: for the graph fields).
+_ROW_KEYS = (
+    "layer", "role", "gate", "shape", "sparsity", "d_left", "d_right", "mu_hat", "bound",
+    "delta_r", "analysed", "status", "pruned",
+)
+
+
 def summary_rows(model, *, per_gate: bool = False, weighted: bool = False) -> list[dict]:
-    """The rows :func:`summary` prints, as dicts (numbers unformatted, None when undefined)."""
+    """The rows :func:`summary` prints, as dicts (numbers unformatted, None when undefined).
+
+    Every row has the same keys; ``pruned`` is None for a layer that is not analysed.
+    """
     check_model(model)
     _check_flags(per_gate=per_gate, weighted=weighted)
     lookup = _mask_lookup(model)
@@ -297,10 +308,9 @@ def summary_rows(model, *, per_gate: bool = False, weighted: bool = False) -> li
     for entry in _walk(model):
         if not entry.cells:
             rows.append({
+                **dict.fromkeys(_ROW_KEYS),
                 "layer": entry.path, "role": type(_unwrap_pruning(entry.layer)).__name__,
-                "gate": None, "shape": None, "sparsity": None, "d_left": None, "d_right": None,
-                "mu_hat": None, "bound": None, "delta_r": None, "analysed": False,
-                "status": f"not analysed ({entry.reason})",
+                "analysed": False, "status": f"not analysed ({entry.reason})",
             })
             continue
         for path, cell in entry.cells:
