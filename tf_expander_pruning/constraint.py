@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from tf_expander_pruning.keras_compat import keras, tf
+from tf_expander_pruning.keras_compat import check_model, keras, tf
 
 # isort: split
 from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper import (
@@ -230,11 +230,10 @@ class RamanujanConstraint(keras.callbacks.Callback):
     # ------------------------------------------------------------------ Keras hooks
     def on_train_begin(self, logs=None) -> None:
         self._reset_runtime()
-        model = self.model
-        unbuilt = [
-            layer.name for layer in _all_layers(model)
-            if isinstance(layer, PruneRecurrent) and not layer.built
-        ]
+        model = check_model(self.model)  # a Keras 3 model fails here, with the hint
+        layers = list(_all_layers(model))
+        wrappers = [layer for layer in layers if isinstance(layer, PruneRecurrent)]
+        unbuilt = [layer.name for layer in wrappers if not layer.built]
         if unbuilt:
             # TF-MOT creates masks (and UpdatePruningStep reads pruning_step) before step 1.
             raise ValueError(
@@ -242,19 +241,17 @@ class RamanujanConstraint(keras.callbacks.Callback):
                 "model an input shape (keras.Input(...) or input_shape=...) or call "
                 "model.build(input_shape) before fit."
             )
-        entries = [p for p in pruned_weights(model) if p.role in self.roles]
+        entries = [p for w in wrappers for p in w.pruned_weights if p.role in self.roles]
         if not entries:
             plain = [
-                layer.name for layer in _all_layers(model)
+                layer.name for layer in layers
                 if isinstance(layer, PruneLowMagnitude) and not isinstance(layer, PruneRecurrent)
-            ]
-            wrappers = [
-                layer.name for layer in _all_layers(model) if isinstance(layer, PruneRecurrent)
             ]
             if wrappers:
                 hint = (
-                    f"the pruned layers {wrappers} prune none of the checked roles "
-                    f"{list(self.roles)}; pass matching `roles` to RamanujanConstraint."
+                    f"the pruned layers {[layer.name for layer in wrappers]} prune none of the "
+                    f"checked roles {list(self.roles)}; pass matching `roles` to "
+                    "RamanujanConstraint."
                 )
             elif plain:
                 hint = (
