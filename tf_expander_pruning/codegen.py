@@ -1253,18 +1253,17 @@ def verify(
         got = compiled.predict(x).astype(np.float64)
     finally:
         compiled.close()
-    agree = float(np.mean(expected.argmax(1) == got.argmax(1)))
-    report = VerifyReport(
+    from tf_expander_pruning.export import _compare_outputs
+
+    max_abs_diff, agreement, keras_accuracy, c_accuracy = _compare_outputs(expected, got, labels)
+    return VerifyReport(
         quantization=c_model.quantization,
         n_sequences=len(x),
-        max_abs_diff=float(np.max(np.abs(expected - got))),
-        argmax_agreement=agree,
+        max_abs_diff=max_abs_diff,
+        argmax_agreement=agreement,
         flash_bytes=c_model.flash_bytes,
         weight_bytes=c_model.weight_bytes,
         ram_bytes=c_model.ram_bytes,
+        keras_accuracy=keras_accuracy,
+        c_accuracy=c_accuracy,
     )
-    if labels is not None:
-        y = np.asarray(labels).reshape(-1)
-        report.keras_accuracy = float(np.mean(expected.argmax(1) == y))
-        report.c_accuracy = float(np.mean(got.argmax(1) == y))
-    return report

@@ -758,6 +758,22 @@ def measure_tflm_arena(tflite_bytes: bytes, sample: np.ndarray, *, resolution: i
         return high
 
 
+def _compare_outputs(reference, outputs, labels=None):
+    """``(max |outputs - reference|, argmax agreement, reference accuracy, outputs accuracy)``.
+
+    ``reference`` and ``outputs`` are ``(samples, classes)``; the accuracies are ``None`` without
+    ``labels``.  Shared by this module's and :mod:`tf_expander_pruning.codegen`'s ``verify``.
+    """
+    expected, predicted = np.argmax(reference, axis=1), np.argmax(outputs, axis=1)
+    max_abs_diff = float(np.max(np.abs(outputs - reference)))
+    agreement = float(np.mean(predicted == expected))
+    if labels is None:
+        return max_abs_diff, agreement, None, None
+    labels = np.asarray(labels).reshape(-1)
+    return (max_abs_diff, agreement, float(np.mean(expected == labels)),
+            float(np.mean(predicted == labels)))
+
+
 def verify(
     tflite_bytes: bytes,
     model,
@@ -835,18 +851,13 @@ def verify(
     else:
         raw = _run_runtime(data, batches, "litert", None)
     out = _dequantize(data, raw, len(x)).reshape(len(x), -1)
-
-    agreement = float(np.mean(np.argmax(out, axis=1) == np.argmax(reference, axis=1)))
-    keras_acc = runtime_acc = None
-    if labels is not None:
-        keras_acc = float(np.mean(np.argmax(reference, axis=1) == labels))
-        runtime_acc = float(np.mean(np.argmax(out, axis=1) == labels))
+    max_abs_diff, agreement, keras_acc, runtime_acc = _compare_outputs(reference, out, labels)
     return VerifyReport(
         runtime=runtime,
         quantization=kind,
         samples=len(x),
         flatbuffer_bytes=len(data),
-        max_abs_diff=float(np.max(np.abs(out - reference))),
+        max_abs_diff=max_abs_diff,
         argmax_agreement=agreement,
         keras_accuracy=keras_acc,
         runtime_accuracy=runtime_acc,
