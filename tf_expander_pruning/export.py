@@ -1,6 +1,6 @@
 """Ship pruned recurrent models: TFLite conversion, LiteRT/TFLM checks, C arrays, honest sizes.
 
-Why the unusual machinery (see ``shared/DESIGN.md`` and issue 4):
+Why the unusual machinery (see docs/deploy.md):
 
 * ``TFLiteConverter.from_keras_model`` fails on recurrent models; a *fixed-shape* concrete
   function converts (LSTM fuses to one ``UNIDIRECTIONAL_SEQUENCE_LSTM`` op, GRU/SimpleRNN become
@@ -16,7 +16,8 @@ Why the unusual machinery (see ``shared/DESIGN.md`` and issue 4):
 
 Public API: :func:`to_tflite`, :func:`verify`, :func:`to_c_array`, :func:`size_report`,
 :func:`compact`, :func:`deployment_table`, plus the helpers :func:`list_ops`,
-:func:`tflm_supported_ops` and :func:`quantization_of`.
+:func:`tflm_supported_ops`, :func:`quantization_of`, :func:`measure_tflm_arena`,
+:func:`parameter_counts` and :func:`strip`.
 """
 
 from __future__ import annotations
