@@ -48,8 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the reports as JSON")
 
 
-def _data(spec: str | None):
-    """(calibration inputs, verify inputs, verify labels or None) from the option."""
+def _data(spec: str | None, *, verify: bool):
+    """(calibration inputs, verify inputs, verify labels or None) from the option.
+
+    A data set's test split is loaded only when ``verify`` (it is not needed otherwise).
+    """
     import numpy as np
 
     from tf_expander_pruning import datasets
@@ -67,6 +70,8 @@ def _data(spec: str | None):
             f"({', '.join(datasets.DATASETS)})."
         )
     x_train, _ = datasets.load(spec, "train")
+    if not verify:
+        return x_train, None, None
     x_test, y_test = datasets.load(spec, "test")
     return x_train, x_test, y_test
 
@@ -83,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise ValueError("--batch-size must be >= 1.")
     model = load_model(args.model)
-    calibration, x_verify, y_verify = _data(args.representative_data)
+    calibration, x_verify, y_verify = _data(args.representative_data, verify=bool(args.verify))
     out = Path(args.out) if args.out else Path(args.model.rstrip("/")).with_suffix(".tflite")
     quantization = None if args.quantization == "fp32" else args.quantization
     try:
