@@ -423,6 +423,32 @@ def _accuracy(model, x, y) -> float:
     return float(np.mean(np.argmax(probabilities, axis=1) == y))
 
 
+def _train_dense(config: ExperimentConfig, seed: int, x_train, y_train, classes: int):
+    """The seed's dense model, trained for ``config.dense_epochs``."""
+    keras, _ = _keras()
+    keras.utils.set_random_seed(seed)
+    model = _build_model(config, *x_train.shape[1:], classes)
+    _compile(model, config.learning_rate)
+    model.fit(
+        x_train, y_train, epochs=config.dense_epochs, batch_size=config.batch_size,
+        verbose=0, shuffle=True,
+    )
+    return model
+
+
+def _progress(progress, total: int, desc: str, unit: str):
+    """``(tick, bar)``: ``tick(n)`` advances a tqdm bar (``progress=True``; close ``bar`` at the
+    end), calls ``progress`` (a callable) or does nothing; ``bar`` is ``None`` without tqdm."""
+    if progress is True:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc=desc, unit=unit)
+        return bar.update, bar
+    if callable(progress):
+        return progress, None
+    return (lambda _n: None), None
+
+
 def _subsample(x, y, limit, seed):
     if limit is None or len(x) <= limit:
         return x, y
@@ -466,32 +492,15 @@ def run_experiment(
     config.validate()
     keras, tf = _keras()
     x_train, y_train, x_test, y_test, noisy_tests, classes = _load_data(config)
-    time, features = x_train.shape[1:]
+    time = x_train.shape[1]
     gates = CELLS[config.cell][1]
     seeds = config.seed_list()
     total = len(seeds) * (1 + len(config.variants) * config.rounds)
-    bar = None
-    if progress is True:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, desc=f"{config.dataset}/{config.cell}", unit="round")
-        tick = bar.update
-    elif callable(progress):
-        tick = progress
-    else:
-        def tick(_n):
-            return None
-
+    tick, bar = _progress(progress, total, f"{config.dataset}/{config.cell}", "round")
     result = ExperimentResult(config=config)
     try:
         for seed in seeds:
-            keras.utils.set_random_seed(seed)
-            model = _build_model(config, time, features, classes)
-            _compile(model, config.learning_rate)
-            model.fit(
-                x_train, y_train, epochs=config.dense_epochs, batch_size=config.batch_size,
-                verbose=0, shuffle=True,
-            )
+            model = _train_dense(config, seed, x_train, y_train, classes)
             dense_weights = model.get_weights()
             if log:
                 log(f"seed {seed}: dense accuracy {_accuracy(model, x_test, y_test):.4f}")
@@ -1054,7 +1063,6 @@ def run_stopping_rule(
 
     keras, _ = _keras()
     x_train, y_train, x_test, y_test, noisy_tests, classes = _load_data(config)
-    time, features = x_train.shape[1:]
     steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
     epochs_per_round = max(config.finetune_epochs, 1)
     frequency = steps_per_epoch * epochs_per_round
@@ -1063,26 +1071,11 @@ def run_stopping_rule(
     methods: list[tuple[str, Any]] = [(name, options) for name, options in constraints.items()]
     methods += [(f"fixed_{t:g}", t) for t in targets]
     seeds = config.seed_list()
-    bar = None
-    if progress is True:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(seeds) * (1 + len(methods)), desc="stopping rule", unit="run")
-        tick = bar.update
-    elif callable(progress):
-        tick = progress
-    else:
-        def tick(_n):
-            return None
-
+    tick, bar = _progress(progress, len(seeds) * (1 + len(methods)), "stopping rule", "run")
     rows: list[dict[str, Any]] = []
     try:
         for seed in seeds:
-            keras.utils.set_random_seed(seed)
-            dense = _build_model(config, time, features, classes)
-            _compile(dense, config.learning_rate)
-            dense.fit(x_train, y_train, epochs=config.dense_epochs,
-                      batch_size=config.batch_size, verbose=0)
+            dense = _train_dense(config, seed, x_train, y_train, classes)
             base = {"dataset": config.dataset, "cell": config.cell, "seed": seed}
             row = {**base, "method": "dense", "target": 0.0, "sparsity_kernel": 0.0,
                    "sparsity_recurrent": 0.0, "layer_sparsity": 0.0,
