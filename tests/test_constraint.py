@@ -299,6 +299,18 @@ def test_per_gate_fails_when_any_gate_fails():
     (line,) = constraint.messages
     failed_gates = [r["gate"] for r in failing if r["passed"] is False]
     assert line.split(" failed ")[0] in {f"lstm: W_xh gate {gate}" for gate in failed_gates}
+    # results()/summary() report the worst gate of the final mask, the granularity checked
+    (row,) = constraint.results()
+    final = pruned_weights(model)[0].mask.numpy() != 0
+    gate_reports = {g: analyze(final[:, 8 * k:8 * (k + 1)]) for k, g in enumerate("ifco")}
+    defined = {g: r.delta_r for g, r in gate_reports.items() if r.delta_r is not None}
+    if len(defined) == 4:
+        assert row["gate"] == min(defined, key=defined.get)
+        assert row["delta_r"] == pytest.approx(min(defined.values()))
+        assert row["is_ramanujan"] == all(r.is_ramanujan for r in gate_reports.values())
+    else:
+        assert row["delta_r"] is None and row["is_ramanujan"] is None
+    assert "Delta_r (worst gate)" in constraint.summary()
 
 
 # ---------------------------------------------------------------- errors and plumbing

@@ -660,7 +660,9 @@ class RamanujanConstraint(keras.callbacks.Callback):
         """Current state of every checked matrix, one dict each (for reports and ``make demo``).
 
         Keys: ``layer``, ``role``, ``shape``, ``sparsity`` (now), ``delta_r``, ``delta_s``,
-        ``is_ramanujan`` (of the current mask, whole matrix), ``frozen``, ``frozen_step``
+        ``is_ramanujan`` and ``gate`` (of the current mask, at the granularity the callback
+        checks: the whole matrix, or with ``per_gate`` the worst gate, ``is_ramanujan`` True
+        only if every gate is), ``frozen``, ``frozen_step``
         (pruning step of the freeze, None if not frozen), ``frozen_sparsity`` (sparsity kept
         after the rollback), ``failed_sparsity`` (sparsity of the mask that failed, from the
         history of this callback), ``checks`` (number of checks recorded).
@@ -668,7 +670,7 @@ class RamanujanConstraint(keras.callbacks.Callback):
         rows = []
         for entry in self._current_entries():
             mask = np.asarray(entry.mask.numpy())
-            report = analyze(mask)
+            gate, report = self._worst_graph(entry, mask)
             frozen = bool(entry.frozen.numpy())
             sparsity = _sparsity(mask)
             mine = [
@@ -685,7 +687,7 @@ class RamanujanConstraint(keras.callbacks.Callback):
             rows.append({
                 "layer": entry.layer, "role": entry.role, "shape": tuple(mask.shape),
                 "sparsity": sparsity, "delta_r": report.delta_r, "delta_s": report.delta_s,
-                "is_ramanujan": report.is_ramanujan, "frozen": frozen,
+                "is_ramanujan": report.is_ramanujan, "gate": gate, "frozen": frozen,
                 "frozen_step": int(entry.frozen_step.numpy()) if frozen else None,
                 "frozen_sparsity": sparsity if frozen else None,
                 "failed_sparsity": failed_sparsity,
@@ -693,9 +695,21 @@ class RamanujanConstraint(keras.callbacks.Callback):
             })
         return rows
 
+    def _worst_graph(self, entry: PrunedWeight, mask: np.ndarray):
+        """(gate, report) of the checked graph furthest from passing: undefined first, then the
+        lowest Delta_r; the whole matrix when gates are not checked separately."""
+        reports = [(gate, analyze(graph)) for gate, graph in self._graphs(entry, mask)]
+
+        def badness(item):
+            report = item[1]
+            return (report.delta_r is not None, report.delta_r or 0.0)
+
+        return min(reports, key=badness)
+
     def summary(self, print_fn: Callable[[str], Any] | None = None) -> str:
         """A table of :meth:`results` (one line per checked matrix); printed if ``print_fn``."""
-        header = ("Layer", "Role", "Sparsity", "Delta_r", "Delta_s", "Checks", "Status")
+        delta_r = "Delta_r (worst gate)" if self.per_gate else "Delta_r"
+        header = ("Layer", "Role", "Sparsity", delta_r, "Delta_s", "Checks", "Status")
         lines = [header]
         for row in self.results():
             if row["frozen"]:
