@@ -1225,14 +1225,16 @@ def deployment_table(
     models = [("dense", dense_model), ("pruned", model)] if dense_model is not None else [
         ("model", model)]
     for label, current in models:
+        current = strip(current)  # once here, not again in every to_tflite/verify call below
         counts = parameter_counts(current)
         for quantization in quantizations:
             data = to_tflite(current, quantization=quantization,
                              representative_data=representative_data)
+            stored_as = quantization_of(data)
             row: dict[str, Any] = {
                 "model": label,
                 "quantization": quantization or "fp32",
-                "stored_as": quantization_of(data),
+                "stored_as": stored_as,
                 "nonzero_parameters": counts["nonzero"],
                 "total_parameters": counts["total"],
                 "flatbuffer_bytes": len(data),
@@ -1242,7 +1244,7 @@ def deployment_table(
                 "tflm_accuracy": None,
                 "tflm_arena_bytes": None,
                 "tflm_steps_vs_litert": None,
-                "note": _tflm_note(quantization_of(data)),
+                "note": _tflm_note(stored_as),
             }
             for runtime in runtimes:
                 try:
