@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from tf_expander_pruning import keras_compat
+from tf_expander_pruning.graphs import _all_layers  # every layer, nested models included
 from tf_expander_pruning.keras_compat import keras, tf
 
 __all__ = [
@@ -211,14 +212,6 @@ if cfg["mode"] == "run":
 # --------------------------------------------------------------------------------------------
 
 _LOOP_LAYERS = ("GRU", "SimpleRNN")  # convert to a WHILE loop whose int8 calibration segfaults
-
-
-def _all_layers(model):
-    """Every layer of ``model``, looking inside nested models."""
-    for layer in model.layers:
-        yield layer
-        if isinstance(layer, keras.Model):
-            yield from _all_layers(layer)
 
 
 def _has_pruning_wrappers(model) -> bool:
