@@ -236,6 +236,21 @@ class ExperimentResult:
 # ----------------------------------------------------------------------------- masks
 
 
+def _remove_kept(mask: np.ndarray, fraction: float, choose) -> np.ndarray:
+    """float32 copy of ``mask`` with ``round(fraction * kept)`` kept entries set to 0.
+
+    ``choose(kept, count)`` picks which of the flat indices ``kept`` to remove.
+    """
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"`fraction` must be in [0, 1], got {fraction!r}.")
+    kept = np.flatnonzero(mask.reshape(-1))
+    count = int(round(fraction * kept.size))
+    new = mask.reshape(-1).astype(np.float32).copy()
+    if count:
+        new[choose(kept, count)] = 0.0
+    return new.reshape(mask.shape)
+
+
 def magnitude_prune(weight: np.ndarray, mask: np.ndarray, fraction: float) -> np.ndarray:
     """New mask with ``round(fraction * remaining)`` more entries removed, smallest ``|w|`` first.
 
@@ -250,28 +265,19 @@ def magnitude_prune(weight: np.ndarray, mask: np.ndarray, fraction: float) -> np
     mask = np.asarray(mask)
     if weight.shape != mask.shape:
         raise ValueError(f"`mask` shape {mask.shape} != `weight` shape {weight.shape}.")
-    if not 0 <= fraction <= 1:
-        raise ValueError(f"`fraction` must be in [0, 1], got {fraction!r}.")
-    kept = np.flatnonzero(mask.reshape(-1))
-    count = int(round(fraction * kept.size))
-    new = mask.reshape(-1).astype(np.float32).copy()
-    if count:
-        order = np.argsort(np.abs(weight.reshape(-1)[kept]), kind="stable")
-        new[kept[order[:count]]] = 0.0
-    return new.reshape(mask.shape)
+    magnitudes = np.abs(weight.reshape(-1))
+    return _remove_kept(
+        mask, fraction,
+        lambda kept, count: kept[np.argsort(magnitudes[kept], kind="stable")[:count]],
+    )
 
 
 def random_prune(mask: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
     """New mask with ``round(fraction * remaining)`` kept entries removed uniformly at random."""
-    mask = np.asarray(mask)
-    if not 0 <= fraction <= 1:
-        raise ValueError(f"`fraction` must be in [0, 1], got {fraction!r}.")
-    kept = np.flatnonzero(mask.reshape(-1))
-    count = int(round(fraction * kept.size))
-    new = mask.reshape(-1).astype(np.float32).copy()
-    if count:
-        new[rng.choice(kept, size=count, replace=False)] = 0.0
-    return new.reshape(mask.shape)
+    return _remove_kept(
+        np.asarray(mask), fraction,
+        lambda kept, count: rng.choice(kept, size=count, replace=False),
+    )
 
 
 def _keras():
