@@ -10,6 +10,7 @@ graphs of random recurrent models have the shapes, masks and weights of the Kera
 from __future__ import annotations
 
 import math
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ import scipy.sparse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tf_expander_pruning import spectral
 from tf_expander_pruning.spectral import (
     MIN_AVERAGE_DEGREE,
     SpectralCache,
@@ -89,7 +91,7 @@ def weight_matrices(draw):
         st.tuples(st.integers(1, 30), st.integers(1, 30)),
         st.tuples(st.just(1), st.integers(1, 200)),
         st.tuples(st.integers(1, 200), st.just(1)),
-        # Large enough for the Lanczos path (more than 256 * 256 entries, min side > 3).
+        # Large enough for the Gram or (when forced below) the Lanczos path.
         st.tuples(st.integers(230, 260), st.integers(290, 320)),
     ))
     sparsity = draw(st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0.0, 1.0)))
@@ -107,12 +109,18 @@ def weight_matrices(draw):
     return weights, draw(st.sampled_from(FORMATS)), draw(st.booleans())
 
 
+def solver_path(lanczos: bool):
+    """Force the Lanczos solver where the Gram path would be taken (or leave the choice)."""
+    return mock.patch.object(spectral, "_DENSE_GRAM_MAX_SIDE", 0 if lanczos else 1024)
+
+
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(weight_matrices())
-def test_analyze_agrees_with_dense_eigendecomposition(case):
+@given(case=weight_matrices(), lanczos=st.booleans())
+def test_analyze_agrees_with_dense_eigendecomposition(case, lanczos):
     weights, kind, weighted = case
     weighted = weighted and weights.dtype != bool
-    report = analyze(to_format(weights, kind), weighted=weighted)
+    with solver_path(lanczos):
+        report = analyze(to_format(weights, kind), weighted=weighted)
     assert (report.n_left, report.n_right) == weights.shape
     assert report.edges == int(np.count_nonzero(weights))
     assert report.weighted == weighted
@@ -161,8 +169,9 @@ def test_non_finite_input_raises_never_a_number(shape, bad, kind, dtype, where, 
         min_size=1, max_size=5,
     ),
     weighted=st.booleans(),
+    lanczos=st.booleans(),
 )
-def test_cache_sequences_equal_cold_analyze(shape, seed, steps, weighted):
+def test_cache_sequences_equal_cold_analyze(shape, seed, steps, weighted, lanczos):
     rng = np.random.default_rng(seed)
     weights = rng.standard_normal(shape) * (rng.random(shape) < rng.uniform(0.05, 0.6))
     cache = SpectralCache()
@@ -176,9 +185,10 @@ def test_cache_sequences_equal_cold_analyze(shape, seed, steps, weighted):
             weights[:, rng.integers(0, shape[1], count)] = 0.0
         elif action == "refill":
             weights = rng.standard_normal(shape) * (rng.random(shape) < 0.3)
-        cached, cold = cache.analyze("k", weights, weighted=weighted), analyze(
-            weights, weighted=weighted
-        )
+        with solver_path(lanczos):
+            cached, cold = cache.analyze("k", weights, weighted=weighted), analyze(
+                weights, weighted=weighted
+            )
         assert_no_number_where_undefined(cached)
         for name, expected in cold.to_dict().items():
             actual = getattr(cached, name)

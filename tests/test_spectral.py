@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from tf_expander_pruning import spectral
 from tf_expander_pruning.spectral import (
     analyze,
     iterative_mean_delta_r,
@@ -72,7 +73,8 @@ def test_matches_dense_adjacency_eigendecomposition(mask):
 
 
 @pytest.mark.parametrize("shape", [(300, 700), (700, 300)])
-def test_sparse_solver_agrees_with_dense_on_large_masks(shape):
+def test_sparse_solver_agrees_with_dense_on_large_masks(shape, monkeypatch):
+    monkeypatch.setattr(spectral, "_DENSE_GRAM_MAX_SIDE", 0)  # Lanczos, not the Gram path
     rng = np.random.default_rng(1)
     mask = rng.random(shape) < 0.08
     mask[:5] = False  # zero-degree rows are dropped
@@ -190,3 +192,47 @@ def test_iterative_mean_delta_r_by_hand():
 
 def test_top_singular_values_pads_with_zero():
     assert top_singular_values(np.ones((1, 5)), 2).tolist() == pytest.approx([math.sqrt(5), 0.0])
+
+
+# --- Gram path: up to 256 nodes on the smaller side, top eigenvalues of B B^T (or B^T B) ---
+
+gram_masks = st.tuples(
+    st.integers(33, 90), st.integers(33, 300), st.floats(0.02, 1.0), st.integers(0, 2**31 - 1)
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(gram_masks)
+def test_gram_path_matches_dense_adjacency_eigendecomposition(case):
+    m, n, density, seed = case
+    rng = np.random.default_rng(seed)
+    mask = rng.random((m, n)) < density
+    if not mask.any():
+        return
+    lambda1, mu_hat, d_left, d_right = dense_reference(mask)
+    # Dense input (no CSR built) and sparse input (CSR, isolated nodes dropped) both.
+    for matrix in (mask, scipy.sparse.csr_matrix(mask)):
+        report = analyze(matrix)
+        assert_close(report.lambda1, lambda1, rel=1e-9)
+        assert_close(report.mu_hat, mu_hat, rel=1e-9, abs_=1e-9 * lambda1)
+        assert_close(report.d_left, d_left, rel=1e-12)
+        assert report.edges == int(mask.sum())
+        assert report.dropped_left == int((~mask.any(axis=1)).sum())
+
+
+def test_gram_path_keeps_a_vanishing_sigma_2_exact():
+    """Complete bipartite: sigma_2 = 0 exactly; squaring alone would leave ~1e-6 of sigma_1."""
+    report = analyze(np.ones((200, 700)))
+    assert report.lambda1 == pytest.approx(math.sqrt(200 * 700), rel=1e-12)
+    assert report.mu_hat == pytest.approx(0.0, abs=1e-9)
+    assert report.is_ramanujan is True
+
+
+def test_gram_path_weighted_matches_svd():
+    rng = np.random.default_rng(2)
+    weights = rng.standard_normal((256, 600)) * (rng.random((256, 600)) < 0.1)
+    sigma = np.linalg.svd(np.abs(weights), compute_uv=False)
+    for matrix in (weights, weights.T, scipy.sparse.csr_matrix(weights)):
+        report = analyze(matrix, weighted=True)
+        assert report.lambda1 == pytest.approx(sigma[0], rel=1e-12)
+        assert report.mu_hat == pytest.approx(sigma[1], rel=1e-11)

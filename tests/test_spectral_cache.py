@@ -11,7 +11,8 @@ import scipy.sparse
 from tf_expander_pruning import spectral
 from tf_expander_pruning.spectral import SpectralCache, analyze
 
-# Large enough for the sparse (Lanczos) path: min side > 3 and m * n > 256 * 256.
+# Most tests here are about the Lanczos warm start: the autouse fixture below forces that
+# path (300 x 700 would take the Gram path); tests named *gram* keep the solver's own choice.
 SHAPE = (300, 700)
 REL = 1e-9
 
@@ -45,6 +46,12 @@ def magnitude_masks(shape, steps, *, seed=0, start=0.5, rate=0.1, drop_rows=Fals
             mask[rng.choice(shape[0], 10 + step, replace=False)] = False
             mask[:, rng.choice(shape[1], 7 + 2 * step, replace=False)] = False
         yield mask
+
+
+@pytest.fixture(autouse=True)
+def lanczos_path(request, monkeypatch):
+    if "gram" not in request.node.name:
+        monkeypatch.setattr(spectral, "_DENSE_GRAM_MAX_SIDE", 0)
 
 
 @pytest.fixture
@@ -226,3 +233,47 @@ def test_new_component_is_found_from_a_warm_start():
     assert cache.warm == 1
     assert_same_report(warm, cold)
     assert warm.mu_hat == pytest.approx(warm.lambda1, rel=1e-9)  # no spectral gap
+
+
+# --- Gram path (at most 256 nodes on the smaller side): row-wise updates of the Gram matrix ---
+
+
+def test_gram_path_updates_only_changed_rows_and_equals_cold(solver_calls):
+    rng = np.random.default_rng(8)
+    mask = rng.random((256, 1024)) < 0.2
+    cache = SpectralCache()
+    masks = [mask]
+    for flips in (5, 40, 0, 300):  # a few flipped entries, more, none at all, many
+        nxt = masks[-1].copy()
+        if flips:
+            rows = rng.integers(0, 256, flips)
+            cols = rng.integers(0, 1024, flips)
+            nxt[rows, cols] = ~nxt[rows, cols]
+        masks.append(nxt)
+    for mask in masks:
+        assert_same_report(cache.analyze("w", mask), analyze(mask))
+    # 5 and 40 flips touch at most 128 rows: updated; the unchanged mask is a hit; 300 random
+    # flips touch more than half the rows: a full product (counted cold).
+    assert cache.stats == {"hits": 1, "warm": 2, "cold": 2, "keys": 1}
+    assert solver_calls == []  # the dense input never needed a CSR or the Lanczos solver
+    # The updated Gram matrix is the exact Gram matrix (0/1 entries: integer arithmetic).
+    entry = cache._entries["w"]
+    last = masks[-1].astype(np.float64)
+    np.testing.assert_array_equal(entry.gram, last @ last.T)
+
+
+def test_gram_path_tall_and_weighted_updates():
+    rng = np.random.default_rng(9)
+    weights = rng.standard_normal((900, 200)) * (rng.random((900, 200)) < 0.3)  # B^T B side
+    cache = SpectralCache()
+    for step in range(4):
+        if step:
+            weights[rng.integers(0, 900, 20), rng.integers(0, 200, 20)] = 0.0
+        for weighted in (True, False):
+            assert_same_report(
+                cache.analyze(("w", weighted), weights, weighted=weighted),
+                analyze(weights, weighted=weighted),
+            )
+    assert cache.warm == 6 and cache.cold == 2
+    entry = cache._entries[("w", True)]
+    np.testing.assert_allclose(entry.gram, np.abs(weights).T @ np.abs(weights), rtol=1e-12)
