@@ -432,6 +432,8 @@ class _DenseGraph:
 
     def __init__(self, array: np.ndarray, weighted: bool) -> None:
         nonzero = array != 0
+        self.weighted = weighted
+        self.nonzero = nonzero
         self.values = (
             np.abs(array, dtype=np.float64) if weighted else nonzero.astype(np.float64)
         )
@@ -488,8 +490,9 @@ class _CacheEntry:
     # entries of dropped nodes are 0.  None when the last solve was dense or the graph empty.
     vector: np.ndarray | None
     side: str | None  # "left" or "right": which side the Gram operator (and vector) lives on
-    # Gram path: the edge values with the Gram side as rows (m x n or its transpose) and the
-    # Gram matrix of the last graph, for a row-wise update.  None otherwise or when too large.
+    # Gram path: the edges (bool pattern, or |w| when weighted) with the Gram side as rows
+    # (m x n or its transpose) and the Gram matrix of the last graph, for a row-wise update.
+    # None otherwise or when too large.
     rows: np.ndarray | None = None
     gram: np.ndarray | None = None
 
@@ -537,22 +540,31 @@ class SpectralCache:
       ``matrix != 0``; sparse input: CSR ``indptr``/``indices`` after dropping explicit zeros)
       and, for ``weighted=True``, the ``|w|`` values.  Dense and sparse inputs hash apart, so
       switching input kind for a key costs one (warm) solve, never a wrong hit;
-    * otherwise warm-starts the Lanczos solver from the previous vector.  The vector is kept
-      in full node coordinates, so when the set of dropped (isolated) nodes changes it is
-      re-sliced to the new kept nodes; when that is impossible (the shape changed, or the
-      solver now works on the other side because the smaller side of the core switched) or the
-      last solve was a dense SVD, the solve is cold, exactly as :func:`analyze`;
+    * otherwise, on the Gram path (at most 256 nodes on the smaller side, see
+      :func:`top_singular_values`), recomputes only the rows and columns of the Gram matrix
+      that belong to nodes whose edges changed (a full product when more than half did), then
+      solves exactly as :func:`analyze` does;
+    * on the Lanczos path (larger matrices) warm-starts the solver from the previous vector.
+      The vector is kept in full node coordinates, so when the set of dropped (isolated) nodes
+      changes it is re-sliced to the new kept nodes; when that is impossible (the shape
+      changed, or the solver now works on the other side because the smaller side of the core
+      switched) or the last solve was a dense method, the solve is cold, exactly as
+      :func:`analyze`;
     * a warm start is blended with a little of the seeded random start so that no direction
       (e.g. a newly connected component) is missing from it, and uses a smaller Krylov space.
 
     Results equal a cold :func:`analyze` of the same matrix to the solver's tolerance
     (``lambda1``/``mu_hat`` agree to about 1e-10 relative; degrees, counts and the reason are
-    identical).  Not thread-safe; one instance per callback.  Memory: one report and one
-    float64 vector of length ``min(m, n)`` per key.
+    identical; an updated Gram matrix of a 0/1 graph is bit-identical to a fresh one).  Not
+    thread-safe; one instance per callback.  Memory: one report per key, plus one float64
+    vector of length ``min(m, n)`` (Lanczos path) or the key's float64 matrix and its Gram
+    matrix (Gram path, kept up to 2^20 entries).
 
-    Speed (``benchmarks/repeated_checks.py``, 256 x 1024 W_hh): a hit costs ~0.1 ms instead of
-    a ~10 ms solve; a warm solve is only ~1.3-1.6x faster than a cold one, because resolving
-    ``mu_hat`` at the edge of the spectral bulk takes a few dozen Lanczos steps from any start.
+    Speed (``benchmarks/repeated_checks.py``, LSTM(256), W_hh 256 x 1024): a hit costs ~0.1
+    ms; a changed mask costs about what a cold solve costs (2-3 ms on the Gram path, of which
+    the eigenvalue step that no previous result shortens is half; a warm Lanczos solve is only
+    ~1.3-1.6x faster than a cold one, because resolving ``mu_hat`` at the edge of the
+    spectral bulk takes a few dozen Lanczos steps from any start).
 
     Example::
 
@@ -563,10 +575,12 @@ class SpectralCache:
 
     Attributes:
         hits: calls answered from the cache (no solve).
-        warm: solves warm-started from a previous vector.
+        warm: solves that reused the previous state: a Lanczos start vector, or a Gram
+            matrix of which only the changed rows were recomputed.
         cold: solves without one: the first call of a key, a fallback (shape or solver side
-            changed, previous graph empty), or any solve after a small matrix, which
-            :func:`top_singular_values` answers exactly by a dense SVD (no vector to keep).
+            changed, previous graph empty, more than half of the Gram rows changed), or a
+            solve after a tiny matrix, which :func:`top_singular_values` answers exactly by a
+            dense SVD (nothing to keep).
     """
 
     def __init__(self) -> None:
@@ -624,13 +638,17 @@ class SpectralCache:
     ) -> SpectralReport:
         """Gram path: recompute only the Gram rows (and columns) of nodes whose edges changed."""
         values = dense.values
-        rows = values if values.shape[0] <= values.shape[1] else values.T
+        transposed = values.shape[0] > values.shape[1]
+        rows = values.T if transposed else values
+        # What identifies a row's edges: the 0/1 pattern (a cheap bool comparison), or |w|.
+        pattern = dense.values if weighted else dense.nonzero
+        pattern = pattern.T if transposed else pattern
         gram = None
         if (
             previous is not None and previous.gram is not None
-            and previous.rows.shape == rows.shape
+            and previous.rows.shape == pattern.shape and previous.rows.dtype == pattern.dtype
         ):
-            changed = np.flatnonzero((rows != previous.rows).any(axis=1))
+            changed = np.flatnonzero((pattern != previous.rows).any(axis=1))
             if 2 * changed.size <= rows.shape[0]:  # beyond that a full product is as cheap
                 gram = previous.gram  # owned by the entry being replaced: update in place
                 if changed.size:
@@ -645,7 +663,7 @@ class SpectralCache:
         keep = values.size <= _GRAM_CACHE_MAX_ENTRIES
         self._entries[key] = _CacheEntry(
             fingerprint, report, None, None,
-            rows=rows if keep else None, gram=gram if keep else None,
+            rows=pattern if keep else None, gram=gram if keep else None,
         )
         return report
 
