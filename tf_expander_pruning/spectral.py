@@ -321,18 +321,13 @@ def _drop_isolated(graph: scipy.sparse.csr_matrix):
     return graph[keep_left][:, keep_right], keep_left, keep_right
 
 
-def _dense_graph_for_gram(matrix, weighted: bool) -> _DenseGraph | None:
-    """The :class:`_DenseGraph` of a validated dense input whose core takes the Gram path."""
-    if scipy.sparse.issparse(matrix):
+def _dense_route(matrix, weighted: bool) -> _DenseGraph | None:
+    """The :class:`_DenseGraph` of a validated dense input that needs no CSR (its core takes a
+    dense method, or the graph is empty), else ``None`` (sparse input, or Lanczos)."""
+    if scipy.sparse.issparse(matrix) or matrix.size > _DENSE_GRAM_MAX_ENTRIES:
         return None
-    m, n = matrix.shape
-    if (
-        m * n <= _DENSE_SVD_MAX_ENTRIES or min(m, n) > _DENSE_GRAM_MAX_SIDE
-        or m * n > _DENSE_GRAM_MAX_ENTRIES
-    ):
-        return None  # the core is at most this large: it cannot take the Gram path either
     dense = _DenseGraph(matrix, weighted)
-    return dense if dense.uses_gram else None
+    return dense if dense.solver is not None else None
 
 
 def analyze(matrix, *, weighted: bool = False, v0: np.ndarray | None = None) -> SpectralReport:
@@ -353,12 +348,9 @@ def analyze(matrix, *, weighted: bool = False, v0: np.ndarray | None = None) -> 
         ValueError: NaN/inf entries, a rank other than 2, or an empty shape.
     """
     matrix = _validate(matrix)
-    dense = _dense_graph_for_gram(matrix, weighted)
+    dense = _dense_route(matrix, weighted)
     if dense is not None:
-        # Isolated nodes only add zero rows/columns to the Gram matrix: no need to drop them
-        # (nor to build a CSR) for the spectrum.
-        values = dense.values
-        return dense.report(_gram_top_singular_values(_gram(values), values, 2), weighted)
+        return dense.analyze()
     report, _, _ = _analyze_graph(_graph_of(matrix, weighted), weighted, v0, None)
     return report
 
@@ -428,7 +420,7 @@ def _report(
 
 class _DenseGraph:
     """A dense 2-D input read as a graph without building its CSR: the edge values (1.0 or
-    ``|w|``, float64) and the degree counts.  Used where the Gram path applies to the core."""
+    ``|w|``, float64) and the degree counts.  Used wherever the core takes a dense method."""
 
     def __init__(self, array: np.ndarray, weighted: bool) -> None:
         nonzero = array != 0
@@ -445,19 +437,34 @@ class _DenseGraph:
         )
 
     @property
-    def uses_gram(self) -> bool:
-        """Would the solver take the Gram path on the core (as :func:`analyze` does)?"""
+    def solver(self) -> str | None:
+        """What :func:`analyze` does with the core: ``"empty"``, ``"svd"`` (a dense SVD of the
+        core), ``"gram"`` (the Gram path), or ``None`` (Lanczos, which needs the CSR)."""
         m_core, n_core = self.core_shape
-        return (
-            self.edges > 0
-            and m_core * n_core > _DENSE_SVD_MAX_ENTRIES
-            and min(m_core, n_core) > 3  # k + 1: fewer takes the dense SVD
-            and _dense_gram_fits(m_core, n_core, self.edges)
-        )
+        if self.edges == 0:
+            return "empty"
+        if m_core * n_core <= _DENSE_SVD_MAX_ENTRIES or min(m_core, n_core) <= 3:  # k + 1
+            return "svd"
+        if _dense_gram_fits(m_core, n_core, self.edges):
+            return "gram"
+        return None
 
-    def report(self, sigma: np.ndarray, weighted: bool) -> SpectralReport:
+    def analyze(self) -> SpectralReport:
+        """The report, computed without a CSR (for a :attr:`solver` other than ``None``)."""
+        if self.solver == "empty":
+            return _empty_report(*self.values.shape, self.weighted)
+        if self.solver == "svd":
+            core = self.values[self.left_degree > 0][:, self.right_degree > 0]
+            sigma, _ = _top_singular_values(core, 2, None, None)
+        else:
+            # Isolated nodes only add zero rows and columns to the Gram matrix: no need to
+            # drop them for the spectrum.
+            sigma = _gram_top_singular_values(_gram(self.values), self.values, 2)
+        return self.report(sigma)
+
+    def report(self, sigma: np.ndarray) -> SpectralReport:
         m, n = self.values.shape
-        return _report(m, n, *self.core_shape, self.edges, sigma, weighted)
+        return _report(m, n, *self.core_shape, self.edges, sigma, self.weighted)
 
 
 def iterative_mean_delta_r(matrix, *, min_group_size: int = 3) -> float | None:
@@ -615,9 +622,14 @@ class SpectralCache:
         if previous is not None and previous.fingerprint == fingerprint:
             self.hits += 1
             return previous.report
-        dense = _dense_graph_for_gram(matrix, weighted)
-        if dense is not None:
+        dense = _dense_route(matrix, weighted)
+        if dense is not None and dense.solver == "gram":
             return self._analyze_gram(key, dense, previous, fingerprint, weighted)
+        if dense is not None:  # empty, or a tiny core: a dense SVD, nothing to keep
+            self.cold += 1
+            report = dense.analyze()
+            self._entries[key] = _CacheEntry(fingerprint, report, None, None)
+            return report
         if graph is None:
             graph = _graph_of(matrix, weighted)
         v0, ncv = None, None
@@ -659,7 +671,7 @@ class SpectralCache:
         if gram is None:
             gram = _gram(values)
             self.cold += 1
-        report = dense.report(_gram_top_singular_values(gram, values, 2), weighted)
+        report = dense.report(_gram_top_singular_values(gram, values, 2))
         keep = values.size <= _GRAM_CACHE_MAX_ENTRIES
         self._entries[key] = _CacheEntry(
             fingerprint, report, None, None,
