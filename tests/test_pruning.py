@@ -266,3 +266,20 @@ def test_strip_pruning_ours_and_tfmot():
     theirs = tfmot.sparsity.keras.strip_pruning(pruned)
     assert not any(isinstance(layer, PruneRecurrent) for layer in theirs.layers)
     np.testing.assert_allclose(theirs.predict(X, verbose=0), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_frozen_matrix_keeps_its_mask_while_the_other_is_still_pruned():
+    """The shared schedule is evaluated once a step; each matrix still obeys its own flag."""
+    keras.utils.set_random_seed(0)
+    model = prune_rnn(_functional(keras.layers.LSTM(6)), GeometricSchedule(rate=0.3, frequency=2))
+    _fit(model)
+    w_xh, w_hh = pruned_weights(model)
+    w_hh.frozen.assign(True)
+    frozen_mask = w_hh.mask.numpy().copy()
+    updates = [int(w_xh.mask_updates.numpy()), int(w_hh.mask_updates.numpy())]
+    xh_sparsity = float(np.mean(w_xh.mask.numpy() == 0))
+    _fit(model)
+    np.testing.assert_array_equal(w_hh.mask.numpy(), frozen_mask)  # bit for bit
+    assert int(w_hh.mask_updates.numpy()) == updates[1]
+    assert int(w_xh.mask_updates.numpy()) > updates[0]
+    assert float(np.mean(w_xh.mask.numpy() == 0)) > xh_sparsity

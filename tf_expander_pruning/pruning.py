@@ -196,23 +196,43 @@ class _PerWeightPruning:
     def weight_mask_op(self):
         return self._all.weight_mask_op()
 
-    def _updates(self, assign):
-        ops = []
-        step = self._step_fn()
-        for part, schedule, counter, (weight, mask, threshold) in zip(
-            self._parts, self._schedules, self._counters, self._pruning_vars, strict=True
-        ):
-            def update(part=part, weight=weight, mask=mask, threshold=threshold,
-                       counter=counter):
-                new_threshold, new_mask = part._maybe_update_block_mask(weight)
-                return tf.group(
-                    assign(mask, new_mask),
-                    assign(threshold, new_threshold),
-                    assign(counter, counter + 1),
-                )
+    def _shared_base(self):
+        """The base schedule every weight's :class:`Freezable` copies, if they all agree."""
+        bases = [getattr(schedule, "base_schedule", None) for schedule in self._schedules]
+        if any(base is None for base in bases):
+            return None
+        config = bases[0].get_config()
+        return bases[0] if all(base.get_config() == config for base in bases[1:]) else None
 
-            ops.append(tf.cond(schedule(step)[0], update, tf.no_op))
-        return tf.group(ops)
+    def _updates(self, assign):
+        step = self._step_fn()
+        shared = self._shared_base()
+
+        def per_weight(frozen_only: bool):
+            ops = []
+            for part, schedule, counter, (weight, mask, threshold) in zip(
+                self._parts, self._schedules, self._counters, self._pruning_vars, strict=True
+            ):
+                def update(part=part, weight=weight, mask=mask, threshold=threshold,
+                           counter=counter):
+                    new_threshold, new_mask = part._maybe_update_block_mask(weight)
+                    return tf.group(
+                        assign(mask, new_mask),
+                        assign(threshold, new_threshold),
+                        assign(counter, counter + 1),
+                    )
+
+                should = (
+                    tf.math.logical_not(schedule.frozen) if frozen_only else schedule(step)[0]
+                )
+                ops.append(tf.cond(should, update, tf.no_op))
+            return tf.group(ops)
+
+        if shared is None:
+            return per_weight(frozen_only=False)
+        # One schedule evaluation and one branch on the (many) steps without an update, as in
+        # TF-MOT; inside it each weight only checks its own frozen flag.
+        return tf.cond(shared(step)[0], lambda: per_weight(frozen_only=True), tf.no_op)
 
     def conditional_mask_update(self):
         context = tf.distribute.get_replica_context()
