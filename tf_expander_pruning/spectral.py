@@ -346,6 +346,11 @@ def analyze(matrix, *, weighted: bool = False, v0: np.ndarray | None = None) -> 
 
     Raises:
         ValueError: NaN/inf entries, a rank other than 2, or an empty shape.
+
+    Method (after dropping isolated nodes): a dense SVD for tiny graphs; the top eigenvalues of
+    the explicit Gram matrix ``B B^T`` (or ``B^T B``) with at most 256 nodes on the smaller side
+    (up to 1024 when dense enough); Lanczos on the Gram operator otherwise.  All agree to about
+    1e-12 relative; ``v0`` is used by Lanczos only.
     """
     matrix = _validate(matrix)
     dense = _dense_route(matrix, weighted)
@@ -547,8 +552,8 @@ class SpectralCache:
       ``matrix != 0``; sparse input: CSR ``indptr``/``indices`` after dropping explicit zeros)
       and, for ``weighted=True``, the ``|w|`` values.  Dense and sparse inputs hash apart, so
       switching input kind for a key costs one (warm) solve, never a wrong hit;
-    * otherwise, on the Gram path (at most 256 nodes on the smaller side, see
-      :func:`top_singular_values`), recomputes only the rows and columns of the Gram matrix
+    * otherwise, for a dense input on the Gram path (at most 256 nodes on the smaller side,
+      see :func:`analyze`), recomputes only the rows and columns of the Gram matrix
       that belong to nodes whose edges changed (a full product when more than half did), then
       solves exactly as :func:`analyze` does;
     * on the Lanczos path (larger matrices) warm-starts the solver from the previous vector.
