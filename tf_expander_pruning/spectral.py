@@ -321,12 +321,13 @@ def _drop_isolated(graph: scipy.sparse.csr_matrix):
     return graph[keep_left][:, keep_right], keep_left, keep_right
 
 
-def _dense_route(matrix, weighted: bool) -> _DenseGraph | None:
+def _dense_route(matrix, weighted: bool, nonzero: np.ndarray | None = None) -> _DenseGraph | None:
     """The :class:`_DenseGraph` of a validated dense input that needs no CSR (its core takes a
-    dense method, or the graph is empty), else ``None`` (sparse input, or Lanczos)."""
+    dense method, or the graph is empty), else ``None`` (sparse input, or Lanczos).
+    ``nonzero``: ``matrix != 0`` if the caller has it already."""
     if scipy.sparse.issparse(matrix) or matrix.size > _DENSE_GRAM_MAX_ENTRIES:
         return None
-    dense = _DenseGraph(matrix, weighted)
+    dense = _DenseGraph(matrix, weighted, nonzero)
     return dense if dense.solver is not None else None
 
 
@@ -427,8 +428,10 @@ class _DenseGraph:
     """A dense 2-D input read as a graph without building its CSR: the edge values (1.0 or
     ``|w|``, float64) and the degree counts.  Used wherever the core takes a dense method."""
 
-    def __init__(self, array: np.ndarray, weighted: bool) -> None:
-        nonzero = array != 0
+    def __init__(
+        self, array: np.ndarray, weighted: bool, nonzero: np.ndarray | None = None
+    ) -> None:
+        nonzero = array != 0 if nonzero is None else nonzero
         self.weighted = weighted
         self.nonzero = nonzero
         self.values = (
@@ -496,16 +499,17 @@ def iterative_mean_delta_r(matrix, *, min_group_size: int = 3) -> float | None:
 class _CacheEntry:
     """What :class:`SpectralCache` keeps per key between two checks."""
 
-    fingerprint: bytes
+    fingerprint: bytes | None  # sparse input (or a dense one too large to keep): a hash
     report: SpectralReport
     # Start vector for the next solve, scattered to the full (un-dropped) node set of `side`:
     # entries of dropped nodes are 0.  None when the last solve was dense or the graph empty.
     vector: np.ndarray | None
     side: str | None  # "left" or "right": which side the Gram operator (and vector) lives on
-    # Gram path: the edges (bool pattern, or |w| when weighted) with the Gram side as rows
-    # (m x n or its transpose) and the Gram matrix of the last graph, for a row-wise update.
-    # None otherwise or when too large.
-    rows: np.ndarray | None = None
+    # Dense input (up to _DENSE_GRAM_MAX_ENTRIES): the graph itself, ``matrix != 0`` (bool) or
+    # ``|w|`` (weighted), compared directly instead of hashing.  None for sparse input.
+    identity: np.ndarray | None = None
+    # Gram path: the Gram matrix of the last graph, for a row-wise update (up to
+    # _GRAM_CACHE_MAX_ENTRIES matrix entries).  None otherwise.
     gram: np.ndarray | None = None
 
 
@@ -548,10 +552,12 @@ class SpectralCache:
     fingerprint, its report and the solver's final vector, and on the next call:
 
     * returns the cached :class:`SpectralReport` (the same object) when the graph is unchanged:
-      a 160-bit BLAKE2b hash of the shape and the exact structure (dense input: the bits of
-      ``matrix != 0``; sparse input: CSR ``indptr``/``indices`` after dropping explicit zeros)
-      and, for ``weighted=True``, the ``|w|`` values.  Dense and sparse inputs hash apart, so
-      switching input kind for a key costs one (warm) solve, never a wrong hit;
+      a dense input (up to 2^22 entries) is compared exactly with the kept ``matrix != 0``
+      (or ``|w|`` for ``weighted=True``); a sparse or larger input by a 160-bit BLAKE2b hash of
+      the shape and the exact structure (CSR ``indptr``/``indices`` after dropping explicit
+      zeros, or the bits of ``matrix != 0``) and, weighted, the ``|w|`` values.  Dense and
+      sparse inputs never match each other, so switching input kind for a key costs one
+      (warm) solve, never a wrong hit;
     * otherwise, for a dense input on the Gram path (at most 256 nodes on the smaller side,
       see :func:`analyze`), recomputes only the rows and columns of the Gram matrix
       that belong to nodes whose edges changed (a full product when more than half did), then
@@ -568,9 +574,10 @@ class SpectralCache:
     Results equal a cold :func:`analyze` of the same matrix to the solver's tolerance
     (``lambda1``/``mu_hat`` agree to about 1e-10 relative; degrees, counts and the reason are
     identical; an updated Gram matrix of a 0/1 graph is bit-identical to a fresh one).  Not
-    thread-safe; one instance per callback.  Memory: one report per key, plus one float64
-    vector of length ``min(m, n)`` (Lanczos path) or the key's float64 matrix and its Gram
-    matrix (Gram path, kept up to 2^20 entries).
+    thread-safe; one instance per callback.  Memory per key: one report; for a dense input of
+    up to 2^22 entries its bool pattern (1 byte an entry; 8 bytes weighted); one float64
+    vector of length ``min(m, n)`` (Lanczos path) or the Gram matrix (Gram path, up to 2^20
+    entries).
 
     Speed (``benchmarks/repeated_checks.py``, LSTM(256), W_hh 256 x 1024): a hit costs ~0.1
     ms; a changed mask costs about what a cold solve costs (2-3 ms on the Gram path, of which
@@ -618,22 +625,36 @@ class SpectralCache:
                 state is left as it was.
         """
         matrix = _validate(matrix)  # raises before the cache is consulted or changed
+        previous = self._entries.get(key)
+        identity = fingerprint = graph = None
         if scipy.sparse.issparse(matrix):
             graph = _graph_of(matrix, weighted)
             fingerprint = _fingerprint(graph, weighted)
+        elif matrix.size <= _DENSE_GRAM_MAX_ENTRIES:
+            # Small enough to keep: compare the graph itself (cheaper than hashing it).
+            nonzero = matrix != 0
+            identity = np.abs(matrix, dtype=np.float64) if weighted else nonzero
+            if (
+                previous is not None and previous.identity is not None
+                and previous.identity.dtype == identity.dtype
+                and np.array_equal(previous.identity, identity)
+            ):
+                self.hits += 1
+                return previous.report
         else:
-            graph, fingerprint = None, _dense_fingerprint(matrix, weighted)
-        previous = self._entries.get(key)
-        if previous is not None and previous.fingerprint == fingerprint:
+            fingerprint = _dense_fingerprint(matrix, weighted)
+        if fingerprint is not None and previous is not None and (
+            previous.fingerprint == fingerprint
+        ):
             self.hits += 1
             return previous.report
-        dense = _dense_route(matrix, weighted)
+        dense = _dense_route(matrix, weighted, nonzero) if identity is not None else None
         if dense is not None and dense.solver == "gram":
-            return self._analyze_gram(key, dense, previous, fingerprint, weighted)
+            return self._analyze_gram(key, dense, previous, identity, weighted)
         if dense is not None:  # empty, or a tiny core: a dense SVD, nothing to keep
             self.cold += 1
             report = dense.analyze()
-            self._entries[key] = _CacheEntry(fingerprint, report, None, None)
+            self._entries[key] = _CacheEntry(None, report, None, None, identity=identity)
             return report
         if graph is None:
             graph = _graph_of(matrix, weighted)
@@ -646,26 +667,29 @@ class SpectralCache:
             self.warm += 1
             ncv = _WARM_NCV
         report, vector, kept = _analyze_graph(graph, weighted, v0, ncv)
-        self._entries[key] = _CacheEntry(fingerprint, report, *self._scatter(vector, kept, graph))
+        self._entries[key] = _CacheEntry(
+            fingerprint, report, *self._scatter(vector, kept, graph), identity=identity
+        )
         return report
 
     def _analyze_gram(
         self, key: Hashable, dense: _DenseGraph, previous: _CacheEntry | None,
-        fingerprint: bytes, weighted: bool,
+        identity: np.ndarray, weighted: bool,
     ) -> SpectralReport:
         """Gram path: recompute only the Gram rows (and columns) of nodes whose edges changed."""
         values = dense.values
         transposed = values.shape[0] > values.shape[1]
         rows = values.T if transposed else values
-        # What identifies a row's edges: the 0/1 pattern (a cheap bool comparison), or |w|.
-        pattern = dense.values if weighted else dense.nonzero
-        pattern = pattern.T if transposed else pattern
         gram = None
         if (
             previous is not None and previous.gram is not None
-            and previous.rows.shape == pattern.shape and previous.rows.dtype == pattern.dtype
+            and previous.identity is not None
+            and previous.identity.shape == identity.shape
+            and previous.identity.dtype == identity.dtype
         ):
-            changed = np.flatnonzero((pattern != previous.rows).any(axis=1))
+            # Rows (on the Gram side) whose edges differ: a bool comparison, or |w| weighted.
+            difference = identity != previous.identity
+            changed = np.flatnonzero(difference.any(axis=0 if transposed else 1))
             if 2 * changed.size <= rows.shape[0]:  # beyond that a full product is as cheap
                 gram = previous.gram  # owned by the entry being replaced: update in place
                 if changed.size:
@@ -679,8 +703,7 @@ class SpectralCache:
         report = dense.report(_gram_top_singular_values(gram, values, 2))
         keep = values.size <= _GRAM_CACHE_MAX_ENTRIES
         self._entries[key] = _CacheEntry(
-            fingerprint, report, None, None,
-            rows=pattern if keep else None, gram=gram if keep else None,
+            None, report, None, None, identity=identity, gram=gram if keep else None
         )
         return report
 
