@@ -277,3 +277,24 @@ def test_gram_path_tall_and_weighted_updates():
     assert cache.warm == 6 and cache.cold == 2
     entry = cache._entries[("w", True)]
     np.testing.assert_allclose(entry.gram, np.abs(weights).T @ np.abs(weights), rtol=1e-12)
+
+
+def test_gram_path_hits_compare_the_graph_itself():
+    rng = np.random.default_rng(10)
+    weights = rng.standard_normal((128, 512)) * (rng.random((128, 512)) < 0.2)
+    cache = SpectralCache()
+    first = cache.analyze("w", weights)
+    # Other values, same pattern: the 0/1 graph is unchanged (a hit, the same object).
+    assert cache.analyze("w", np.where(weights != 0, 2.0, 0.0).astype(np.float32)) is first
+    assert cache.stats == {"hits": 1, "warm": 0, "cold": 1, "keys": 1}
+    # Weighted: values matter; the same values again are a hit.
+    weighted = cache.analyze("w", weights, weighted=True)
+    assert weighted is not first and weighted.weighted
+    assert cache.analyze("w", weights.copy(), weighted=True) is weighted
+    assert cache.analyze("w", weights * 1.5, weighted=True) is not weighted
+    # A sparse input of the same graph is never a hit on a dense entry (and vice versa).
+    as_csr = cache.analyze("w", scipy.sparse.csr_matrix(weights))
+    assert as_csr is not first
+    assert_same_report(as_csr, first)
+    assert cache.analyze("w", weights) is not as_csr
+    assert cache.hits == 2
