@@ -579,7 +579,7 @@ class SpectralCache:
     vector of length ``min(m, n)`` (Lanczos path) or the Gram matrix (Gram path, up to 2^20
     entries).
 
-    Speed (``benchmarks/repeated_checks.py``, LSTM(256), W_hh 256 x 1024): a hit costs ~0.1
+    Speed (``benchmarks/repeated_checks.py``, LSTM(256), W_hh 256 x 1024): a hit costs ~0.06
     ms; a changed mask costs about what a cold solve costs (2-3 ms on the Gram path, of which
     the eigenvalue step that no previous result shortens is half; a warm Lanczos solve is only
     ~1.3-1.6x faster than a cold one, because resolving ``mu_hat`` at the edge of the
