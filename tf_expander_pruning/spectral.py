@@ -20,6 +20,7 @@ Definitions (see DESIGN.md):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections.abc import Hashable
@@ -213,23 +214,30 @@ def top_singular_values(
 
 def _top_singular_values(matrix, k: int, v0, ncv: int | None):
     """:func:`top_singular_values` with the Lanczos space size exposed (``None``: cold size)."""
-    m, n = matrix.shape
-    rank_cap = min(m, n)
     vector = None
-    if m * n <= _DENSE_SVD_MAX_ENTRIES or rank_cap <= k + 1:
-        dense = matrix.toarray() if scipy.sparse.issparse(matrix) else np.asarray(matrix)
-        sigma = scipy.linalg.svdvals(dense.astype(np.float64, copy=False))
-    elif _dense_gram_fits(m, n, _nonzeros(matrix)):
+    solver = _solver(*matrix.shape, _nonzeros(matrix), k)
+    if solver == "lanczos":
+        sigma, vector = _gram_lanczos(matrix, k, v0, ncv=ncv)
+    else:
         dense = matrix.toarray() if scipy.sparse.issparse(matrix) else np.asarray(matrix)
         dense = dense.astype(np.float64, copy=False)
-        sigma = _gram_top_singular_values(_gram(dense), dense, k)
-    else:
-        sigma, vector = _gram_lanczos(matrix, k, v0, ncv=ncv)
+        if solver == "svd":
+            sigma = scipy.linalg.svdvals(dense)
+        else:
+            sigma = _gram_top_singular_values(_gram(dense), dense, k)
     sigma = np.sort(np.asarray(sigma, dtype=np.float64))[::-1][:k]
     if sigma.shape[0] < k:
         sigma = np.concatenate([sigma, np.zeros(k - sigma.shape[0])])
     sigma = np.maximum(sigma, 0.0)
     return sigma, vector
+
+
+def _solver(m: int, n: int, edges: int, k: int = 2) -> str:
+    """How the top ``k`` singular values of an ``(m, n)`` matrix with ``edges`` nonzeros are
+    computed: ``"svd"`` (tiny, or rank at most ``k + 1``), ``"gram"`` or ``"lanczos"``."""
+    if m * n <= _DENSE_SVD_MAX_ENTRIES or min(m, n) <= k + 1:
+        return "svd"
+    return "gram" if _dense_gram_fits(m, n, edges) else "lanczos"
 
 
 def _dense_gram_fits(m: int, n: int, edges: int) -> bool:
@@ -433,10 +441,8 @@ class _DenseGraph:
     ) -> None:
         nonzero = array != 0 if nonzero is None else nonzero
         self.weighted = weighted
-        self.nonzero = nonzero
-        self.values = (
-            np.abs(array, dtype=np.float64) if weighted else nonzero.astype(np.float64)
-        )
+        self._array, self._nonzero = array, nonzero
+        self.shape = array.shape
         self.left_degree = np.count_nonzero(nonzero, axis=1)
         self.right_degree = np.count_nonzero(nonzero, axis=0)
         self.edges = int(self.left_degree.sum())
@@ -444,23 +450,26 @@ class _DenseGraph:
             int(np.count_nonzero(self.left_degree)), int(np.count_nonzero(self.right_degree))
         )
 
+    @functools.cached_property
+    def values(self) -> np.ndarray:
+        """Edge values, float64 (1.0 or ``|w|``); built only when a dense method needs them."""
+        if self.weighted:
+            return np.abs(self._array, dtype=np.float64)
+        return self._nonzero.astype(np.float64)
+
     @property
     def solver(self) -> str | None:
         """What :func:`analyze` does with the core: ``"empty"``, ``"svd"`` (a dense SVD of the
         core), ``"gram"`` (the Gram path), or ``None`` (Lanczos, which needs the CSR)."""
-        m_core, n_core = self.core_shape
         if self.edges == 0:
             return "empty"
-        if m_core * n_core <= _DENSE_SVD_MAX_ENTRIES or min(m_core, n_core) <= 3:  # k + 1
-            return "svd"
-        if _dense_gram_fits(m_core, n_core, self.edges):
-            return "gram"
-        return None
+        solver = _solver(*self.core_shape, self.edges)
+        return None if solver == "lanczos" else solver
 
     def analyze(self) -> SpectralReport:
         """The report, computed without a CSR (for a :attr:`solver` other than ``None``)."""
         if self.solver == "empty":
-            return _empty_report(*self.values.shape, self.weighted)
+            return _empty_report(*self.shape, self.weighted)
         if self.solver == "svd":
             core = self.values[self.left_degree > 0][:, self.right_degree > 0]
             sigma, _ = _top_singular_values(core, 2, None, None)
@@ -471,7 +480,7 @@ class _DenseGraph:
         return self.report(sigma)
 
     def report(self, sigma: np.ndarray) -> SpectralReport:
-        m, n = self.values.shape
+        m, n = self.shape
         return _report(m, n, *self.core_shape, self.edges, sigma, self.weighted)
 
 
@@ -650,7 +659,7 @@ class SpectralCache:
             return previous.report
         dense = _dense_route(matrix, weighted, nonzero) if identity is not None else None
         if dense is not None and dense.solver == "gram":
-            return self._analyze_gram(key, dense, previous, identity, weighted)
+            return self._analyze_gram(key, dense, previous, identity)
         if dense is not None:  # empty, or a tiny core: a dense SVD, nothing to keep
             self.cold += 1
             report = dense.analyze()
@@ -674,7 +683,7 @@ class SpectralCache:
 
     def _analyze_gram(
         self, key: Hashable, dense: _DenseGraph, previous: _CacheEntry | None,
-        identity: np.ndarray, weighted: bool,
+        identity: np.ndarray,
     ) -> SpectralReport:
         """Gram path: recompute only the Gram rows (and columns) of nodes whose edges changed."""
         values = dense.values
