@@ -192,6 +192,7 @@ class _PerWeightPruning:
             for entry, schedule in zip(pruning_vars, schedules, strict=True)
         ]
         self._pruning_vars = list(pruning_vars)
+        self._shared = self._shared_base()  # the schedules are fixed: decide once
 
     def weight_mask_op(self):
         return self._all.weight_mask_op()
@@ -206,7 +207,7 @@ class _PerWeightPruning:
 
     def _updates(self, assign):
         step = self._step_fn()
-        shared = self._shared_base()
+        shared = self._shared
 
         def per_weight(frozen_only: bool):
             ops = []
