@@ -112,6 +112,19 @@ def test_int8_agrees_with_keras(zoo, kind, runtime):
         assert report.arena_bytes and report.arena_bytes > 0
 
 
+@pytest.mark.slow
+def test_int8_in_process_uses_the_child_settings(zoo):
+    """isolate=False runs the same converter function in-process: the same flatbuffer."""
+    isolated = zoo.tflite("lstm", "int8")
+    in_process = export.to_tflite(zoo.model("lstm"), quantization="int8",
+                                  representative_data=zoo.x_train, isolate=False)
+    assert export.quantization_of(in_process) == "int8"
+    assert export.list_ops(in_process) == export.list_ops(isolated)
+    report = export.verify(in_process, zoo.model("lstm"), zoo.x_test, runtime="litert",
+                           labels=zoo.y_test)
+    assert report.argmax_agreement >= 0.97, report
+
+
 # What "dynamic" turns into, as measured: the MLIR quantizer makes GRU/SimpleRNN (and the
 # stacked model's GRU) hybrid; it leaves fused LSTMs in float, so to_tflite falls back to the
 # legacy quantizer, which stores int8 weights + DEQUANTIZE (float compute, runs in TFLM).

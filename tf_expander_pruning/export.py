@@ -152,22 +152,12 @@ def _run_child(
     return done
 
 
-# The int8 converter child: only TensorFlow, no tf_keras, no package import.
-_CONVERT_CHILD = r"""
-import sys
-import numpy as np
-import tensorflow as tf
-saved_model, rep_path, out_path = sys.argv[1:4]
-rep = np.load(rep_path)
-converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
-converter.optimizations = [tf.lite.Optimize.DEFAULT]
-converter.representative_dataset = lambda: ([sample] for sample in rep)
-converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-converter.inference_input_type = tf.int8
-converter.inference_output_type = tf.int8
-with open(out_path, "wb") as handle:
-    handle.write(converter.convert())
-"""
+# The int8 converter child: runs _int8_convert.py as a script (only TensorFlow and NumPy, no
+# tf_keras, no package import); the in-process path calls the same function.
+_CONVERT_CHILD = (
+    "import runpy; runpy.run_path("
+    f"{str(Path(__file__).with_name('_int8_convert.py'))!r}, run_name='__main__')"
+)
 
 # The runtime child: LiteRT or TFLM only (fast start, no TensorFlow).  Modes:
 #   run   -> invoke every sample (runtime reset before each: the fused LSTM keeps state in
@@ -439,13 +429,9 @@ def to_tflite(
                 hint=hint,
             )
             return Path(out_path).read_bytes()
-        converter = tf.lite.TFLiteConverter.from_saved_model(saved)
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([sample] for sample in rep)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
-        return bytes(converter.convert())
+        from tf_expander_pruning._int8_convert import convert_int8
+
+        return convert_int8(saved, rep)
 
 
 # --------------------------------------------------------------------------------------------
