@@ -362,16 +362,23 @@ def test_compact_stacked_and_noop(digits):
                                atol=1e-6, rtol=0)
 
 
-@pytest.mark.slow
-def test_pruned_model_exports_and_size_report_is_honest(digits):
+def _tfmot_pruned(kind: str, sparsity: float, digits, *, samples: int, seed: int):
+    """``_build(kind)`` pruned by TF-MOT to ``sparsity`` and trained one epoch on digits."""
     tfmot = pytest.importorskip("tensorflow_model_optimization")
     (x_train, y_train), _ = digits
-    keras.utils.set_random_seed(4)
-    schedule = tfmot.sparsity.keras.ConstantSparsity(0.8, begin_step=0, frequency=1)
-    pruned = tfmot.sparsity.keras.prune_low_magnitude(_build("lstm"), pruning_schedule=schedule)
+    keras.utils.set_random_seed(seed)
+    schedule = tfmot.sparsity.keras.ConstantSparsity(sparsity, begin_step=0, frequency=1)
+    pruned = tfmot.sparsity.keras.prune_low_magnitude(_build(kind), pruning_schedule=schedule)
     pruned.compile("adam", "sparse_categorical_crossentropy")
-    pruned.fit(x_train[:256], y_train[:256], epochs=1, batch_size=64, verbose=0,
+    pruned.fit(x_train[:samples], y_train[:samples], epochs=1, batch_size=64, verbose=0,
                callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
+    return pruned
+
+
+@pytest.mark.slow
+def test_pruned_model_exports_and_size_report_is_honest(digits):
+    (x_train, _), _ = digits
+    pruned = _tfmot_pruned("lstm", 0.8, digits, samples=256, seed=4)
     counts = export.parameter_counts(pruned)
     assert counts["nonzero"] < 0.5 * counts["total"]
     data = export.to_tflite(pruned)
@@ -440,16 +447,9 @@ def test_cli_export_rejects_bad_input(tmp_path):
 @pytest.mark.slow
 def test_cli_export_tfmot_pruned_savedmodel(tmp_path, capsys, digits):
     """A TF-MOT-pruned model saved as a SavedModel loads (prune_scope) and is stripped."""
-    tfmot = pytest.importorskip("tensorflow_model_optimization")
     from tf_expander_pruning import cli
 
-    (x_train, y_train), _ = digits
-    keras.utils.set_random_seed(6)
-    schedule = tfmot.sparsity.keras.ConstantSparsity(0.7, begin_step=0, frequency=1)
-    pruned = tfmot.sparsity.keras.prune_low_magnitude(_build("gru"), pruning_schedule=schedule)
-    pruned.compile("adam", "sparse_categorical_crossentropy")
-    pruned.fit(x_train[:128], y_train[:128], epochs=1, batch_size=64, verbose=0,
-               callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
+    pruned = _tfmot_pruned("gru", 0.7, digits, samples=128, seed=6)
     saved = tmp_path / "pruned_savedmodel"
     pruned.save(saved)  # no extension: SavedModel (TF-MOT RNN wrappers break .h5, issue 1077)
     out = tmp_path / "pruned.tflite"
