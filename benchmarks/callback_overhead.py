@@ -30,11 +30,11 @@ from tf_expander_pruning.keras_compat import keras
 
 # isort: split
 import tensorflow_model_optimization as tfmot
+from tf_expander_pruning.datasets import load
+from tf_expander_pruning.schedules import GeometricSchedule
 
 from tf_expander_pruning.constraint import RamanujanConstraint
-from tf_expander_pruning.datasets import load
 from tf_expander_pruning.pruning import prune_rnn
-from tf_expander_pruning.schedules import GeometricSchedule
 
 
 class EpochTimer(keras.callbacks.Callback):

@@ -22,9 +22,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
 
 import numpy as np
+from tf_expander_pruning.keras_compat import keras
 
 from tf_expander_pruning import codegen, datasets, export
-from tf_expander_pruning.keras_compat import keras
 
 TARGET = 0.45
 

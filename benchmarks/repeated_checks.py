@@ -36,16 +36,15 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import numpy as np
-
 from tf_expander_pruning.keras_compat import keras, tf
 
 # isort: split
 import tensorflow_model_optimization as tfmot
-
-from tf_expander_pruning import spectral
 from tf_expander_pruning.datasets import load
 from tf_expander_pruning.schedules import GeometricSchedule
 from tf_expander_pruning.spectral import SpectralCache, analyze
+
+from tf_expander_pruning import spectral
 
 FREQUENCY = 10  # optimizer steps between mask updates
 REL = 1e-9

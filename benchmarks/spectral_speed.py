@@ -21,7 +21,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
-
 from tf_expander_pruning.spectral import analyze
 
 

@@ -32,16 +32,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
 
 import numpy as np
-
 from tf_expander_pruning.keras_compat import keras, tf
 
 # isort: split
 import tensorflow_model_optimization as tfmot
+from tf_expander_pruning.datasets import load
+from tf_expander_pruning.schedules import GeometricSchedule
 
 from tf_expander_pruning.constraint import RamanujanConstraint
-from tf_expander_pruning.datasets import load
 from tf_expander_pruning.pruning import prune_rnn, pruned_weights
-from tf_expander_pruning.schedules import GeometricSchedule
 
 EPOCHS = 4
 BATCH = 32  # global batch: 256 samples -> 8 steps per epoch, a mask update every 2 steps

@@ -20,16 +20,15 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
 
 import numpy as np  # noqa: E402
-
 from tf_expander_pruning.keras_compat import keras  # noqa: E402
 
 # isort: split
 import tensorflow_model_optimization as tfmot  # noqa: E402
+from tf_expander_pruning.datasets import load  # noqa: E402
+from tf_expander_pruning.schedules import GeometricSchedule  # noqa: E402
 
 from tf_expander_pruning.constraint import RamanujanConstraint  # noqa: E402
-from tf_expander_pruning.datasets import load  # noqa: E402
 from tf_expander_pruning.pruning import prune_rnn, pruned_weights  # noqa: E402
-from tf_expander_pruning.schedules import GeometricSchedule  # noqa: E402
 
 EPOCHS = 4
 

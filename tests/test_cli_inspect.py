@@ -6,10 +6,10 @@ import sys
 
 import numpy as np
 import pytest
+from tf_expander_pruning.keras_compat import keras
 
 from tf_expander_pruning import graphs
 from tf_expander_pruning.cli import main
-from tf_expander_pruning.keras_compat import keras
 
 
 @pytest.fixture(scope="module")

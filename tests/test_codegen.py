@@ -11,9 +11,9 @@ import subprocess
 import numpy as np
 import pytest
 import scipy.sparse
+from tf_expander_pruning.keras_compat import keras
 
 from tf_expander_pruning import codegen, datasets
-from tf_expander_pruning.keras_compat import keras
 
 pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler (cc)")
 

@@ -15,9 +15,9 @@ import subprocess
 
 import numpy as np
 import pytest
+from tf_expander_pruning.keras_compat import keras
 
 from tf_expander_pruning import datasets, export
-from tf_expander_pruning.keras_compat import keras
 
 KINDS = ("simplernn", "lstm", "gru", "bilstm", "stacked")
 UNITS = 32  # big enough that dynamic-range quantisation really quantises the weights

@@ -18,13 +18,13 @@ import pytest
 import scipy.sparse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from tf_expander_pruning import spectral
 from tf_expander_pruning.spectral import (
     MIN_AVERAGE_DEGREE,
     SpectralCache,
     analyze,
 )
+
+from tf_expander_pruning import spectral
 
 DTYPES = (bool, np.int8, np.int32, np.float32, np.float64)
 FORMATS = ("dense", "csr", "csc", "coo", "lil", "dok", "csr_array")

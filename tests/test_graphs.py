@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 import tensorflow_model_optimization as tfmot
-
-from tf_expander_pruning import graphs
 from tf_expander_pruning.keras_compat import keras
 from tf_expander_pruning.spectral import analyze
+
+from tf_expander_pruning import graphs
 
 L = keras.layers
 T, F = 5, 7

@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
-
 from tf_expander_pruning.keras_compat import keras, tf
 
 # isort: split
 import tensorflow_model_optimization as tfmot
+from tf_expander_pruning.schedules import Freezable, GeometricSchedule
 
 from tf_expander_pruning.pruning import (
     PrunableBidirectional,
@@ -15,7 +15,6 @@ from tf_expander_pruning.pruning import (
     pruned_weights,
     strip_pruning,
 )
-from tf_expander_pruning.schedules import Freezable, GeometricSchedule
 
 RNG = np.random.default_rng(0)
 X = RNG.random((96, 8, 8), dtype=np.float32)

@@ -13,20 +13,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from tf_expander_pruning.keras_compat import keras
 
 # isort: split
 import tensorflow_model_optimization as tfmot
+from tf_expander_pruning.commands._common import load_model
+from tf_expander_pruning.datasets import load
+from tf_expander_pruning.schedules import Freezable, GeometricSchedule, deserialize_schedule
+from tf_expander_pruning.spectral import analyze
 
 from tf_expander_pruning import codegen, constraint, export, graphs
 from tf_expander_pruning.cli import main as cli_main
-from tf_expander_pruning.commands._common import load_model
 from tf_expander_pruning.constraint import HISTORY_FIELDS, RamanujanConstraint
-from tf_expander_pruning.datasets import load
 from tf_expander_pruning.pruning import PruneRecurrent, prune_rnn, pruned_weights
-from tf_expander_pruning.schedules import Freezable, GeometricSchedule, deserialize_schedule
-from tf_expander_pruning.spectral import analyze
 
 X_ALL, Y_ALL = load("digits", "train")
 X, Y = X_ALL[:256], Y_ALL[:256]  # 8 steps per epoch at batch 32

@@ -4,7 +4,6 @@ import copy
 
 import numpy as np
 import pytest
-
 from tf_expander_pruning.keras_compat import keras, tf
 
 # isort: split
@@ -12,7 +11,6 @@ import tensorflow_model_optimization as tfmot
 from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper import (
     PruneLowMagnitude,
 )
-
 from tf_expander_pruning.schedules import (
     Freezable,
     GeometricSchedule,

@@ -8,14 +8,14 @@ import scipy.sparse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-
-from tf_expander_pruning import spectral
 from tf_expander_pruning.spectral import (
     analyze,
     iterative_mean_delta_r,
     ramanujan_bound,
     top_singular_values,
 )
+
+from tf_expander_pruning import spectral
 
 
 def dense_reference(mask):

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 import scipy.sparse
+from tf_expander_pruning.spectral import SpectralCache, analyze
 
 from tf_expander_pruning import spectral
-from tf_expander_pruning.spectral import SpectralCache, analyze
 
 # Most tests here are about the Lanczos warm start: the autouse fixture below forces that
 # path (300 x 700 would take the Gram path); tests named *gram* keep the solver's own choice.

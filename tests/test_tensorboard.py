@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tf_expander_pruning.keras_compat import keras, tf
+from tf_expander_pruning.schedules import GeometricSchedule
 
 from tf_expander_pruning import datasets
 from tf_expander_pruning.constraint import RamanujanConstraint
-from tf_expander_pruning.keras_compat import keras, tf
 from tf_expander_pruning.pruning import prune_rnn
-from tf_expander_pruning.schedules import GeometricSchedule
 
 tfmot = pytest.importorskip("tensorflow_model_optimization")
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from tf_expander_pruning import datasets, tuning
 from tf_expander_pruning.graphs import weight_graphs
 from tf_expander_pruning.keras_compat import keras
-from tf_expander_pruning.pruning import prune_rnn
 from tf_expander_pruning.schedules import GeometricSchedule
+
+from tf_expander_pruning import datasets, tuning
+from tf_expander_pruning.pruning import prune_rnn
 
 kt = pytest.importorskip("keras_tuner")
 

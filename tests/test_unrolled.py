@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from tf_expander_pruning.spectral import analyze
 from tf_expander_pruning.unrolled import (
     analyze_unrolled,

@@ -11,74 +11,73 @@ Quick start::
                callbacks=[tep.RamanujanConstraint(), tfmot.sparsity.keras.UpdatePruningStep()])
     tep.summary(tep.strip_pruning(pruned))
 
-Modules, one idea each: ``spectral`` (NumPy/SciPy Ramanujan analysis), ``graphs`` (model ->
-weight graphs), ``unrolled`` (graph over time), ``schedules``, ``pruning``, ``constraint``
-(the callback), ``export`` (TFLite/LiteRT/TFLM), ``codegen`` (sparse C), ``datasets``,
-``experiments`` (paper reproduction), ``tuning`` (keras-tuner, imported on first use), ``cli``.
+The package is laid out by layer, each importing only the ones before it (see
+``docs/architecture.md``)::
+
+    core -> analysis -> pruning -> constraint -> deployment -> research -> cli
+
+Modules keep their short public paths (``tep.spectral``, ``tep.graphs``, ``tep.export``,
+``tep.codegen``, ``tep.datasets``, ``tep.experiments``, ``tep.tuning``, ...).  Nothing heavy is
+imported here: ``import tf_expander_pruning.spectral`` needs only NumPy and SciPy, and
+TensorFlow, TF-MOT and keras-tuner load on first use of a name that needs them (PEP 562).
 """
 
+import importlib as _importlib
 import os as _os
+import sys as _sys
 
 # Keras 2 must be chosen before TensorFlow is first imported (TF-MOT needs it).
 _os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from tf_expander_pruning import (  # noqa: E402
-    codegen,
-    datasets,
-    experiments,
-    export,
-    keras_compat,
-)
-from tf_expander_pruning.constraint import RamanujanConstraint  # noqa: E402
-from tf_expander_pruning.graphs import WeightGraph, summary, weight_graphs  # noqa: E402
-from tf_expander_pruning.keras_compat import keras  # noqa: E402
-from tf_expander_pruning.pruning import (  # noqa: E402
-    PrunableBidirectional,
-    PruneRecurrent,
-    prune_rnn,
-    strip_pruning,
-)
-from tf_expander_pruning.schedules import Freezable, GeometricSchedule  # noqa: E402
-from tf_expander_pruning.spectral import (  # noqa: E402
-    SpectralReport,
-    analyze,
-    iterative_mean_delta_r,
-    ramanujan_bound,
-)
-from tf_expander_pruning.unrolled import analyze_unrolled, unrolled_graph  # noqa: E402
+from tf_expander_pruning.core import aliases as _aliases  # noqa: E402
+
+_aliases.install()
 
 __version__ = "0.1.0"
 
+#: Public name -> module that defines it (relative to the package root).
+_NAMES = {
+    "keras": "core.keras_compat",
+    "SpectralReport": "analysis.spectral",
+    "analyze": "analysis.spectral",
+    "iterative_mean_delta_r": "analysis.spectral",
+    "ramanujan_bound": "analysis.spectral",
+    "WeightGraph": "analysis.graphs",
+    "weight_graphs": "analysis.graphs",
+    "summary": "analysis.graphs",
+    "analyze_unrolled": "analysis.unrolled",
+    "unrolled_graph": "analysis.unrolled",
+    "Freezable": "pruning.schedules",
+    "GeometricSchedule": "pruning.schedules",
+    "PruneRecurrent": "pruning.wrapper",
+    "PrunableBidirectional": "pruning.wrapper",
+    "prune_rnn": "pruning.wrapper",
+    "strip_pruning": "pruning.wrapper",
+    "RamanujanConstraint": "constraint.callback",
+}
+
+__all__ = [*_NAMES, *_aliases.ALIASES, "pruning", "constraint", "cli"]
+
 
 def __getattr__(name: str):
-    # keras-tuner imports Keras 3 (several seconds): load `tuning` only when it is asked for.
-    if name == "tuning":
-        import importlib
+    if name in _NAMES:
+        module = _importlib.import_module(f"{__name__}.{_NAMES[name]}")
+        value = getattr(module, name)
+    elif name in _aliases.ALIASES or name in ("core", "analysis", "pruning", "constraint",
+                                             "deployment", "research", "cli"):
+        value = _importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # cache: later lookups skip __getattr__
+    return value
 
-        return importlib.import_module("tf_expander_pruning.tuning")
-    raise AttributeError(f"module 'tf_expander_pruning' has no attribute {name!r}")
 
-__all__ = [
-    "keras",
-    "keras_compat",
-    "SpectralReport",
-    "analyze",
-    "iterative_mean_delta_r",
-    "ramanujan_bound",
-    "WeightGraph",
-    "weight_graphs",
-    "summary",
-    "analyze_unrolled",
-    "unrolled_graph",
-    "Freezable",
-    "GeometricSchedule",
-    "PruneRecurrent",
-    "PrunableBidirectional",
-    "prune_rnn",
-    "strip_pruning",
-    "RamanujanConstraint",
-    "export",
-    "codegen",
-    "datasets",
-    "experiments",
-]
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+# Saved models name our schedules and wrappers by their bare class names, which are registered
+# with Keras when `pruning` is imported.  If Keras 2 is already loaded, registering costs nothing,
+# so do it now and `keras.models.load_model` works right after `import tf_expander_pruning`.
+if "tf_keras" in _sys.modules:
+    _importlib.import_module(f"{__name__}.pruning")

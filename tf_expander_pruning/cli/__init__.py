@@ -1,4 +1,4 @@
-"""``tf-expander`` command line: one sub-command per module in ``tf_expander_pruning.commands``.
+"""``tf-expander`` command line: one sub-command per module in ``tf_expander_pruning.cli.commands``.
 
 Each command module defines ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
 """
@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 
-# Sub-command name -> module under tf_expander_pruning.commands.
+# Sub-command name -> module under tf_expander_pruning.cli.commands.
 COMMANDS = {
     "inspect": "inspect",
     "export": "export",
@@ -19,7 +19,7 @@ COMMANDS = {
 
 
 def _load(module_name: str):
-    return importlib.import_module(f"tf_expander_pruning.commands.{module_name}")
+    return importlib.import_module(f"tf_expander_pruning.cli.commands.{module_name}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +49,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tf-expander {args.command}: error: {error}", file=sys.stderr)
         return 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from tf_expander_pruning.keras_compat import keras
+from tf_expander_pruning.core.keras_compat import keras
 
 
 def custom_objects() -> dict:

@@ -1,7 +1,7 @@
 """keras-tuner search for the smallest recurrent model that keeps dense accuracy as an expander.
 
 The search space (:class:`ExpanderHyperModel`): recurrent ``units``, ``cell`` type
-(SimpleRNN/LSTM/GRU), the pruning ``rate`` of :class:`~tf_expander_pruning.schedules.
+(SimpleRNN/LSTM/GRU), the pruning ``rate`` of :class:`~tf_expander_pruning.pruning.schedules.
 GeometricSchedule`, its frequency (``updates_per_epoch`` mask updates per epoch) and the
 ``roles`` to prune (W_xh, W_hh or both).  Every trial
 
@@ -35,7 +35,7 @@ and :class:`ExpanderGridSearch` are ready-made.  :func:`search` does everything 
 
 Example::
 
-    from tf_expander_pruning import datasets, tuning
+    from tf_expander_pruning.research import datasets, tuning
 
     x, y = datasets.load("digits", "train")
     xv, yv = datasets.load("digits", "test")
@@ -60,7 +60,7 @@ from typing import Any
 
 import numpy as np
 
-from tf_expander_pruning.keras_compat import check_model, keras
+from tf_expander_pruning.core.keras_compat import check_model, keras
 
 # isort: split
 # keras-tuner imports Keras 3 (and TensorFlow); keras_compat above has already selected Keras 2
@@ -68,10 +68,10 @@ from tf_expander_pruning.keras_compat import check_model, keras
 import keras_tuner as kt
 import tensorflow_model_optimization as tfmot
 
-from tf_expander_pruning.constraint import UNDEFINED_POLICIES, RamanujanConstraint
-from tf_expander_pruning.graphs import weight_graphs
-from tf_expander_pruning.pruning import prune_rnn, strip_pruning
-from tf_expander_pruning.schedules import GeometricSchedule
+from tf_expander_pruning.analysis.graphs import weight_graphs
+from tf_expander_pruning.constraint.callback import UNDEFINED_POLICIES, RamanujanConstraint
+from tf_expander_pruning.pruning.schedules import GeometricSchedule
+from tf_expander_pruning.pruning.wrapper import prune_rnn, strip_pruning
 
 __all__ = [
     "CELLS",

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from tf_expander_pruning.keras_compat import check_model, keras
-from tf_expander_pruning.spectral import SpectralReport, analyze
+from tf_expander_pruning.analysis.spectral import SpectralReport, analyze
+from tf_expander_pruning.core.keras_compat import check_model, keras
 
 __all__ = [
     "ROLES",

@@ -5,7 +5,7 @@ Example::
     tf-expander reproduce --dataset digits --cell lstm --seeds 3 --out results/digits-lstm
 
 writes ``config.json``, ``rounds.csv``, ``graphs.csv``, ``summary.json``, ``summary.md`` and the
-PNG plots listed in :data:`tf_expander_pruning.experiments.OUTPUT_FILES` to ``--out``.
+PNG plots listed in :data:`tf_expander_pruning.research.experiments.OUTPUT_FILES` to ``--out``.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ _DEFAULT_NOISE = ["gaussian:0.3", "salt_pepper:0.1"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the ``reproduce`` options on ``parser``."""
-    from tf_expander_pruning.datasets import DATASETS
-    from tf_expander_pruning.experiments import CELLS, VARIANTS
+    from tf_expander_pruning.research.datasets import DATASETS
+    from tf_expander_pruning.research.experiments import CELLS, VARIANTS
 
     parser.add_argument("--dataset", default="digits", choices=DATASETS,
                         help="data set (digits is embedded; the others need TFDS data)")
@@ -98,7 +98,7 @@ def parse_constraint(text: str) -> tuple[str, dict]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the experiment described by ``args``; returns 0 on success."""
-    from tf_expander_pruning import experiments
+    from tf_expander_pruning.research import experiments
 
     config = experiments.ExperimentConfig(
         dataset=args.dataset,

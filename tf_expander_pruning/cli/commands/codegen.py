@@ -40,14 +40,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_model(path: str):
     """Load a model with the loader shared by all sub-commands (pruning wrappers included)."""
-    from tf_expander_pruning.commands._common import load_model as shared_loader
+    from tf_expander_pruning.cli.commands._common import load_model as shared_loader
 
     return shared_loader(path)
 
 
 def run(args: argparse.Namespace) -> int:
     """Generate (and optionally verify) the C code; return the exit status."""
-    from tf_expander_pruning import codegen
+    from tf_expander_pruning.deployment import codegen
 
     model = load_model(args.model)
     c_model = codegen.to_c(
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
           f"ram_bytes={c_model.ram_bytes}")
     if not args.verify:
         return 0
-    from tf_expander_pruning import datasets
+    from tf_expander_pruning.research import datasets
 
     x, y = datasets.load(args.dataset, "test")
     expected = tuple(model.input_shape[1:])

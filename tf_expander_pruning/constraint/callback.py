@@ -39,21 +39,21 @@ from typing import Any
 
 import numpy as np
 
-from tf_expander_pruning.keras_compat import check_model, keras, tf
+from tf_expander_pruning.core.keras_compat import check_model, keras, tf
 
 # isort: split
 from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper import (
     PruneLowMagnitude,
 )
 
-from tf_expander_pruning.graphs import _all_layers, _check_flags, _sparsity, gate_columns
-from tf_expander_pruning.pruning import (
+from tf_expander_pruning.analysis.graphs import _all_layers, _check_flags, _sparsity, gate_columns
+from tf_expander_pruning.analysis.spectral import SpectralCache, SpectralReport, analyze
+from tf_expander_pruning.pruning.wrapper import (
     PrunedWeight,
     PruneRecurrent,
     _check_roles,
     pruned_weights,
 )
-from tf_expander_pruning.spectral import SpectralCache, SpectralReport, analyze
 
 __all__ = ["RamanujanConstraint", "HISTORY_FIELDS", "UNDEFINED_POLICIES", "CRITERIA"]
 

@@ -9,7 +9,7 @@
 5. deployment: the pruned model exported to TFLite (fp32, dynamic, int8), run in LiteRT and
    TensorFlow Lite for Microcontrollers, with a size/accuracy table.
 
-Run: ``python -m tf_expander_pruning.demo --out demo_output`` (``make demo``).
+Run: ``python -m tf_expander_pruning.research.demo --out demo_output`` (``make demo``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tf_expander_pruning.keras_compat import keras, tf
+from tf_expander_pruning.core.keras_compat import keras, tf
 
 
 def build_model(units: int = 64, cell: str = "lstm", seed: int = 0):
@@ -71,7 +71,7 @@ class SparsityAccuracyLog(keras.callbacks.Callback):
         self.points: list[tuple[float, float]] = []
 
     def on_epoch_end(self, epoch, logs=None):
-        from tf_expander_pruning.pruning import pruned_weights
+        from tf_expander_pruning.pruning.wrapper import pruned_weights
 
         masks = [item.mask.numpy() for item in pruned_weights(self.model)]
         kept = sum(int(np.count_nonzero(mask)) for mask in masks)
@@ -86,7 +86,7 @@ def _accuracy(model, x, y) -> float:
 
 def _one_shot_table(model, sparsities, print_fn) -> None:
     """Magnitude-prune a copy of the trained model at each sparsity and print its table."""
-    from tf_expander_pruning import graphs
+    from tf_expander_pruning.analysis import graphs
 
     for sparsity in sparsities:
         pruned = keras.models.clone_model(model)
@@ -135,7 +135,7 @@ def _plot(history: list[dict], accuracy_points: list[tuple[float, float]],
 
 def _sparse_c_table(model, x_test, y_test, tflite_rows, print_fn) -> dict:
     """Sparse int8 C (codegen) against the TFLM int8 flatbuffer of the same pruned model."""
-    from tf_expander_pruning import codegen
+    from tf_expander_pruning.deployment import codegen
 
     report = codegen.verify(model, x_test, quantization="int8", labels=y_test)
     tflm = next(r for r in tflite_rows if r["model"] == "pruned" and r["quantization"] == "int8")
@@ -155,10 +155,10 @@ def run(out: str | Path = "demo_output", *, units: int = 64, dense_epochs: int =
     """Run the demo; return the key figures (also printed)."""
     import tensorflow_model_optimization as tfmot
 
-    from tf_expander_pruning import datasets
-    from tf_expander_pruning.constraint import RamanujanConstraint
-    from tf_expander_pruning.pruning import prune_rnn, strip_pruning
-    from tf_expander_pruning.schedules import GeometricSchedule
+    from tf_expander_pruning.constraint.callback import RamanujanConstraint
+    from tf_expander_pruning.pruning.schedules import GeometricSchedule
+    from tf_expander_pruning.pruning.wrapper import prune_rnn, strip_pruning
+    from tf_expander_pruning.research import datasets
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -202,7 +202,7 @@ def run(out: str | Path = "demo_output", *, units: int = 64, dense_epochs: int =
         print_fn("  " + message)
     print_fn("")
     constraint.summary(print_fn=print_fn)
-    from tf_expander_pruning import graphs
+    from tf_expander_pruning.analysis import graphs
 
     print_fn("")
     graphs.summary(stripped, per_gate=constraint.per_gate, print_fn=print_fn)
@@ -225,7 +225,7 @@ def run(out: str | Path = "demo_output", *, units: int = 64, dense_epochs: int =
               "sparsity": 1 - kept / kernel_params, "frozen": list(constraint.frozen_layers)}
     # 5. deployment
     if export:
-        from tf_expander_pruning import export as export_module
+        from tf_expander_pruning.deployment import export as export_module
 
         print_fn("\n== Deployment (TFLite / LiteRT / TFLM) ==")
         table = export_module.deployment_table(

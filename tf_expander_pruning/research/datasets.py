@@ -214,7 +214,7 @@ def _tfds_load(name: str, split: str, data_dir):
     """``tfds.load`` without downloading; a missing data set becomes DatasetNotFoundError."""
     import tensorflow_datasets as tfds
 
-    from tf_expander_pruning.keras_compat import tf  # noqa: F401  (TF configured first)
+    from tf_expander_pruning.core.keras_compat import tf  # noqa: F401  (TF configured first)
 
     directory = _default_data_dir(data_dir)
     try:
@@ -246,7 +246,7 @@ def _to_numpy(dataset, batch_size: int = 1024):
 
 
 def _load_image(name: str, split: str, data_dir):
-    from tf_expander_pruning.keras_compat import tf
+    from tf_expander_pruning.core.keras_compat import tf
 
     dataset = _tfds_load(name, split, data_dir)
 
@@ -269,7 +269,7 @@ def speech_features(audio, *, n_mfcc: int | None = None):
     Returns:
         float32 tensor of shape ``(49, 40)`` (or ``(49, n_mfcc)``), min-max scaled to ``[0, 1]``.
     """
-    from tf_expander_pruning.keras_compat import tf
+    from tf_expander_pruning.core.keras_compat import tf
 
     audio = tf.convert_to_tensor(audio)
     # Integer PCM (TFDS gives int16) -> [-1, 1]; float audio is taken as already in [-1, 1].

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tf_expander_pruning.keras_compat import check_model, keras, tf
+from tf_expander_pruning.core.keras_compat import check_model, keras, tf
 
 # isort: split
 # TF-MOT must be imported after keras_compat has selected Keras 2.  Its public API does not
@@ -39,9 +39,9 @@ from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper im
     PruneLowMagnitude,
 )
 
-from tf_expander_pruning.graphs import GATES as _GRAPH_GATES
-from tf_expander_pruning.graphs import ROLES, _all_layers, _cell_kind
-from tf_expander_pruning.schedules import (
+from tf_expander_pruning.analysis.graphs import GATES as _GRAPH_GATES
+from tf_expander_pruning.analysis.graphs import ROLES, _all_layers, _cell_kind
+from tf_expander_pruning.pruning.schedules import (
     Freezable,
     PruningSchedule,
     deserialize_schedule,
@@ -275,7 +275,7 @@ class PruneRecurrent(PruneLowMagnitude):
         **kwargs,
     ) -> None:
         if pruning_schedule is None:
-            from tf_expander_pruning.schedules import GeometricSchedule
+            from tf_expander_pruning.pruning.schedules import GeometricSchedule
 
             pruning_schedule = GeometricSchedule()
         validate_schedule(pruning_schedule, "pruning_schedule")

@@ -40,8 +40,8 @@ from typing import Any
 
 import numpy as np
 
-from tf_expander_pruning import datasets
-from tf_expander_pruning.spectral import analyze, iterative_mean_delta_r
+from tf_expander_pruning.analysis.spectral import analyze, iterative_mean_delta_r
+from tf_expander_pruning.research import datasets
 
 __all__ = [
     "CELLS",
@@ -117,7 +117,7 @@ class ExperimentConfig:
     """What to run.  Epoch counts are full passes over the training split.
 
     Attributes:
-        dataset: a name in :data:`tf_expander_pruning.datasets.DATASETS`.
+        dataset: a name in :data:`tf_expander_pruning.research.datasets.DATASETS`.
         cell: ``"simplernn"``, ``"lstm"`` or ``"gru"``.
         units: hidden units of the recurrent layer.
         seeds: number of seeds (0..seeds-1) or an explicit list of integer seeds.
@@ -281,7 +281,7 @@ def random_prune(mask: np.ndarray, fraction: float, rng: np.random.Generator) ->
 
 
 def _keras():
-    from tf_expander_pruning.keras_compat import keras, tf
+    from tf_expander_pruning.core.keras_compat import keras, tf
 
     return keras, tf
 
@@ -347,7 +347,7 @@ def analyze_weight(weight: np.ndarray, mask: np.ndarray, gates: Sequence[str | N
 
     Returns:
         Rows with ``gate``, ``sparsity`` and the
-        :class:`~tf_expander_pruning.spectral.SpectralReport` fields, plus
+        :class:`~tf_expander_pruning.analysis.spectral.SpectralReport` fields, plus
         ``iterative_mean_delta_r`` and ``weighted_gap`` / ``weighted_gap_normalized``
         (``(s1 - s2) / s1`` of ``|W| * mask``).
     """
@@ -380,7 +380,7 @@ def analyze_weight(weight: np.ndarray, mask: np.ndarray, gates: Sequence[str | N
 
 
 def _unrolled_report(kernel_mask, recurrent_mask, n_gates: int, steps: int) -> dict | None:
-    from tf_expander_pruning.unrolled import analyze_unrolled
+    from tf_expander_pruning.analysis.unrolled import analyze_unrolled
 
     units = recurrent_mask.shape[0]
     # Union over gates: x_i -> h_j is an edge when any gate connects them.
@@ -1062,10 +1062,10 @@ def run_stopping_rule(
     if any(not 0 < t < 1 for t in targets):
         raise ValueError(f"`targets` must be sparsities in (0, 1), got {targets}.")
     constraints = {"ramanujan": {}} if constraints is None else dict(constraints)
-    from tf_expander_pruning.constraint import RamanujanConstraint
-    from tf_expander_pruning.keras_compat import tfmot
-    from tf_expander_pruning.pruning import prune_rnn, pruned_weights
-    from tf_expander_pruning.schedules import GeometricSchedule
+    from tf_expander_pruning.constraint.callback import RamanujanConstraint
+    from tf_expander_pruning.core.keras_compat import tfmot
+    from tf_expander_pruning.pruning.schedules import GeometricSchedule
+    from tf_expander_pruning.pruning.wrapper import prune_rnn, pruned_weights
 
     keras, _ = _keras()
     x_train, y_train, x_test, y_test, noisy_tests, classes = _load_data(config)

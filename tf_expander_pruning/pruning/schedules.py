@@ -21,7 +21,7 @@ import numbers
 import warnings
 from typing import Any
 
-from tf_expander_pruning.keras_compat import keras, tf
+from tf_expander_pruning.core.keras_compat import keras, tf
 
 # isort: split
 # TF-MOT must be imported after keras_compat has selected Keras 2.

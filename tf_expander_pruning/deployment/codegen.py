@@ -37,8 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tf_expander_pruning import keras_compat
-from tf_expander_pruning.keras_compat import keras
+from tf_expander_pruning.core import keras_compat
+from tf_expander_pruning.core.keras_compat import keras
 
 __all__ = [
     "to_c",
@@ -358,7 +358,7 @@ def _act_name(fn) -> str:
 
 def _strip(model):
     """Remove pruning wrappers (ours and TF-MOT's); a model without them is returned as is."""
-    from tf_expander_pruning.export import strip
+    from tf_expander_pruning.deployment.export import strip
 
     return strip(model)
 
@@ -1253,7 +1253,7 @@ def verify(
         got = compiled.predict(x).astype(np.float64)
     finally:
         compiled.close()
-    from tf_expander_pruning.export import _compare_outputs
+    from tf_expander_pruning.deployment.export import _compare_outputs
 
     max_abs_diff, agreement, keras_accuracy, c_accuracy = _compare_outputs(expected, got, labels)
     return VerifyReport(

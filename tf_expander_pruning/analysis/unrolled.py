@@ -10,7 +10,7 @@ bidiagonal and block Toeplitz: the same ``(n_in + units)``-square block ``D`` on
 
 The undirected graph is bipartite (colour ``h_t`` by the parity of ``t`` and ``x_t`` by the
 opposite parity), so :func:`analyze_unrolled` runs the ordinary bipartite Ramanujan analysis of
-:mod:`tf_expander_pruning.spectral` on its biadjacency; the eigenvalues of the symmetric
+:mod:`tf_expander_pruning.analysis.spectral` on its biadjacency; the eigenvalues of the symmetric
 adjacency are ``+/-`` its singular values.
 """
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse
 
-from tf_expander_pruning.spectral import SpectralReport, analyze, as_sparse_graph
+from tf_expander_pruning.analysis.spectral import SpectralReport, analyze, as_sparse_graph
 
 __all__ = [
     "unrolled_graph",

@@ -55,7 +55,7 @@ def _data(spec: str | None, *, verify: bool):
     """
     import numpy as np
 
-    from tf_expander_pruning import datasets
+    from tf_expander_pruning.research import datasets
 
     if spec is None:
         return None, None, None
@@ -78,8 +78,8 @@ def _data(spec: str | None, *, verify: bool):
 
 def run(args: argparse.Namespace) -> int:
     """Convert, write and verify as ``args`` says; 0 on success, 1 on a conversion error."""
-    from tf_expander_pruning import export
-    from tf_expander_pruning.commands._common import load_model
+    from tf_expander_pruning.cli.commands._common import load_model
+    from tf_expander_pruning.deployment import export
 
     if args.quantization == "int8" and args.representative_data is None:
         raise ValueError("--quantization int8 needs --representative-data (e.g. digits).")

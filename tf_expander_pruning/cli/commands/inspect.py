@@ -18,8 +18,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from tf_expander_pruning import graphs
-    from tf_expander_pruning.commands._common import load_model
+    from tf_expander_pruning.analysis import graphs
+    from tf_expander_pruning.cli.commands._common import load_model
 
     model = load_model(args.model_path)
     if args.json:
