@@ -211,7 +211,7 @@ def test_cli_bad_argument_is_a_clean_error(tmp_path, capsys):
 
 
 def test_parse_constraint_option():
-    from tf_expander_pruning.commands.reproduce import parse_constraint
+    from tf_expander_pruning.cli.commands.reproduce import parse_constraint
 
     assert parse_constraint("default") == ("default", {})
     name, options = parse_constraint("pg:per_gate=true,margin=0.5,undefined=skip")

@@ -17,7 +17,7 @@ from tf_expander_pruning.keras_compat import keras
 
 # isort: split
 import tensorflow_model_optimization as tfmot
-from tf_expander_pruning.commands._common import load_model
+from tf_expander_pruning.cli.commands._common import load_model
 from tf_expander_pruning.datasets import load
 from tf_expander_pruning.schedules import Freezable, GeometricSchedule, deserialize_schedule
 from tf_expander_pruning.spectral import analyze
