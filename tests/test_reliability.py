@@ -17,13 +17,13 @@ from tf_expander_pruning.keras_compat import keras
 
 # isort: split
 import tensorflow_model_optimization as tfmot
-from tf_expander_pruning.cli.commands._common import load_model
 from tf_expander_pruning.datasets import load
 from tf_expander_pruning.schedules import Freezable, GeometricSchedule, deserialize_schedule
 from tf_expander_pruning.spectral import analyze
 
 from tf_expander_pruning import codegen, constraint, export, graphs
 from tf_expander_pruning.cli import main as cli_main
+from tf_expander_pruning.cli.commands._common import load_model
 from tf_expander_pruning.constraint import HISTORY_FIELDS, RamanujanConstraint
 from tf_expander_pruning.pruning import PruneRecurrent, prune_rnn, pruned_weights
 

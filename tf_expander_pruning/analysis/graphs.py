@@ -51,6 +51,11 @@ def _cell_kind(cell) -> str | None:
     return None
 
 
+def cell_kind_name(cell) -> str | None:
+    """Keras cell class name (``"LSTMCell"``) of a SimpleRNN/LSTM/GRU cell, else ``None``."""
+    return _cell_kind(cell)
+
+
 def gate_names(cell) -> tuple[str | None, ...]:
     """Gate letters of a SimpleRNN/LSTM/GRU cell in Keras's column order (``(None,)`` for RNN)."""
     kind = _cell_kind(cell)

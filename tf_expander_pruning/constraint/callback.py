@@ -46,8 +46,11 @@ from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper im
     PruneLowMagnitude,
 )
 
-from tf_expander_pruning.analysis.graphs import _all_layers, _check_flags, _sparsity, gate_columns
+from tf_expander_pruning.analysis.graphs import gate_columns
 from tf_expander_pruning.analysis.spectral import SpectralCache, SpectralReport, analyze
+from tf_expander_pruning.core.layers import all_layers as _all_layers
+from tf_expander_pruning.core.layers import mask_sparsity as _sparsity
+from tf_expander_pruning.core.validation import check_flags as _check_flags
 from tf_expander_pruning.pruning.wrapper import (
     PrunedWeight,
     PruneRecurrent,

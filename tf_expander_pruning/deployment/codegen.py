@@ -1253,7 +1253,7 @@ def verify(
         got = compiled.predict(x).astype(np.float64)
     finally:
         compiled.close()
-    from tf_expander_pruning.deployment.export import _compare_outputs
+    from tf_expander_pruning.deployment.report import compare_outputs as _compare_outputs
 
     max_abs_diff, agreement, keras_accuracy, c_accuracy = _compare_outputs(expected, got, labels)
     return VerifyReport(

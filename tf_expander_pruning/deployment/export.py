@@ -37,9 +37,9 @@ from typing import Any
 
 import numpy as np
 
-from tf_expander_pruning.analysis.graphs import _all_layers  # every layer, nested models included
 from tf_expander_pruning.core import keras_compat
 from tf_expander_pruning.core.keras_compat import keras, tf
+from tf_expander_pruning.core.layers import all_layers as _all_layers  # nested models included
 
 __all__ = [
     "QUANTIZATIONS",

@@ -40,7 +40,9 @@ from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper im
 )
 
 from tf_expander_pruning.analysis.graphs import GATES as _GRAPH_GATES
-from tf_expander_pruning.analysis.graphs import ROLES, _all_layers, _cell_kind
+from tf_expander_pruning.analysis.graphs import ROLES
+from tf_expander_pruning.analysis.graphs import cell_kind_name as _cell_kind
+from tf_expander_pruning.core.layers import all_layers as _all_layers
 from tf_expander_pruning.pruning.schedules import (
     Freezable,
     PruningSchedule,
