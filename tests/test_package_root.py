@@ -31,7 +31,7 @@ def test_unknown_attribute_is_an_attribute_error():
     import tf_expander_pruning as tep
 
     with pytest.raises(AttributeError, match="no_such_name"):
-        tep.no_such_name
+        _ = tep.no_such_name
 
 
 def test_root_import_and_analysis_do_not_load_tensorflow():
