@@ -24,7 +24,7 @@ from tf_expander_pruning.spectral import (
     analyze,
 )
 
-from tf_expander_pruning import spectral
+from tf_expander_pruning.analysis.spectral import solvers
 
 DTYPES = (bool, np.int8, np.int32, np.float32, np.float64)
 FORMATS = ("dense", "csr", "csc", "coo", "lil", "dok", "csr_array")
@@ -114,7 +114,7 @@ def solver_path(lanczos: bool):
     """Force the Lanczos solver where the Gram path would be taken (or leave the choice)."""
     if not lanczos:
         return contextlib.nullcontext()
-    return mock.patch.object(spectral, "_DENSE_GRAM_MAX_SIDE", 0)
+    return mock.patch.object(solvers, "DENSE_GRAM_MAX_SIDE", 0)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
