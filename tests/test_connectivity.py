@@ -139,3 +139,18 @@ def test_weighted_gives_the_gap_and_no_verdict(path_and_shape):
 def test_weighted_flag_is_checked():
     with pytest.raises(TypeError, match="weighted"):
         analyze(np.ones((4, 4)), weighted="yes")
+
+
+def test_the_docs_example_numbers():
+    """The table in docs/constraint.md, "How a disconnected graph is judged"."""
+    rng = np.random.default_rng(0)
+    mask = np.zeros((64, 256), dtype=bool)
+    mask[:60, :252] = rng.random((60, 252)) < 0.5
+    mask[60:63, 252:255] = True
+    split = analyze(mask)
+    mask[0, 254] = True
+    joined = analyze(mask)
+    for report, components, verdict in ((split, 2, False), (joined, 1, True)):
+        assert report.components == components and report.is_ramanujan is verdict
+        assert (round(report.mu_hat, 2), round(report.bound, 2)) == (11.33, 16.25)
+        assert round(report.delta_r, 2) == 4.92
