@@ -19,6 +19,18 @@ from tf_expander_pruning.research.tuning.tuners import TUNERS, expander_tuner
 __all__ = ["search"]
 
 
+def _data(x_train, y_train, x_val, y_val) -> tuple:
+    """Checked training and validation arrays with samples of the same (time, features)."""
+    x_train, y_train = check_data(x_train, y_train, "train")
+    x_val, y_val = check_data(x_val, y_val, "val")
+    if x_train.shape[1:] != x_val.shape[1:]:
+        raise ValueError(
+            f"`x_train` samples are {x_train.shape[1:]} but `x_val` samples are "
+            f"{x_val.shape[1:]}: both must be (time, features) of the same size."
+        )
+    return x_train, y_train, x_val, y_val
+
+
 def _tuner_class(tuner: str | type) -> type:
     if isinstance(tuner, str):
         if tuner not in TUNERS:
@@ -136,13 +148,7 @@ def search(
         ValueError / TypeError: bad data shapes, an unknown tuner name, ``max_trials < 1``, a
             tolerance outside [0, 1), unknown search-space arguments.
     """
-    x_train, y_train = check_data(x_train, y_train, "train")
-    x_val, y_val = check_data(x_val, y_val, "val")
-    if x_train.shape[1:] != x_val.shape[1:]:
-        raise ValueError(
-            f"`x_train` samples are {x_train.shape[1:]} but `x_val` samples are "
-            f"{x_val.shape[1:]}: both must be (time, features) of the same size."
-        )
+    x_train, y_train, x_val, y_val = _data(x_train, y_train, x_val, y_val)
     max_trials = check_int(max_trials, "max_trials", minimum=1)
     seed = check_int(seed, "seed", minimum=0)
     tolerance = None if tolerance is None else check_tolerance(tolerance)
