@@ -8,17 +8,10 @@ from tf_expander_pruning.graphs import weight_graphs
 from tf_expander_pruning.keras_compat import keras
 from tf_expander_pruning.schedules import GeometricSchedule
 
-from tf_expander_pruning import datasets, tuning
+from tf_expander_pruning import tuning
 from tf_expander_pruning.pruning import prune_rnn
 
 kt = pytest.importorskip("keras_tuner")
-
-
-@pytest.fixture(scope="module")
-def digits():
-    x, y = datasets.load("digits", "train")
-    x_val, y_val = datasets.load("digits", "test")
-    return x, y, x_val, y_val
 
 
 def _accuracy(model, x, y) -> float:
@@ -26,8 +19,8 @@ def _accuracy(model, x, y) -> float:
 
 
 @pytest.mark.slow
-def test_search_returns_a_model_that_meets_the_constraint(digits, tmp_path):
-    x, y, x_val, y_val = digits
+def test_search_returns_a_model_that_meets_the_constraint(digits_data, tmp_path):
+    x, y, x_val, y_val = digits_data
     tolerance = 0.05
     result = tuning.search(
         x, y, x_val, y_val, max_trials=3, tolerance=tolerance, tuner="random",
@@ -87,9 +80,9 @@ def test_search_returns_a_model_that_meets_the_constraint(digits, tmp_path):
     assert len(open(csv_path).read().strip().splitlines()) == 4
 
 
-def test_measure_flags_a_graph_that_is_not_ramanujan(digits):
+def test_measure_flags_a_graph_that_is_not_ramanujan(digits_data):
     """The constraint side can fail: two disjoint blocks have no spectral gap."""
-    x, y, x_val, y_val = digits
+    x, y, x_val, y_val = digits_data
     hypermodel = tuning.ExpanderHyperModel(units=(8,), cells=("simplernn",), input_shape=(8, 8),
                                            num_classes=10, tolerance=0.5)
     dense = hypermodel.dense_model("simplernn", 8)
@@ -147,14 +140,14 @@ def test_search_space_and_penalty():
         ({"hypermodel": object()}, TypeError, "ExpanderHyperModel"),
     ],
 )
-def test_search_rejects_bad_arguments(digits, kwargs, error, match):
-    x, y, x_val, y_val = digits
+def test_search_rejects_bad_arguments(digits_data, kwargs, error, match):
+    x, y, x_val, y_val = digits_data
     with pytest.raises(error, match=match):
         tuning.search(x, y, x_val, y_val, **kwargs)
 
 
-def test_search_rejects_bad_data(digits):
-    x, y, x_val, y_val = digits
+def test_search_rejects_bad_data(digits_data):
+    x, y, x_val, y_val = digits_data
     with pytest.raises(ValueError, match="samples, time, features"):
         tuning.search(x.reshape(len(x), -1), y, x_val, y_val)
     with pytest.raises(ValueError, match="labels"):
