@@ -24,6 +24,7 @@ from tf_expander_pruning.research.tuning.checks import (
     check_units,
     check_updates,
 )
+from tf_expander_pruning.research.tuning.dense_cache import DenseCache
 
 __all__ = ["ExpanderHyperModel"]
 
@@ -115,6 +116,8 @@ class ExpanderHyperModel(kt.HyperModel):
         self.input_shape = None if input_shape is None else self._shape(input_shape)
         self.num_classes = check_int(num_classes, "num_classes", minimum=2, allow_none=True)
         self.seed = check_int(seed, "seed")
+        #: trained dense weights shared by trials of the same (cell, units) and the reference
+        self.dense_cache = DenseCache()
         #: the accuracy trials are compared with (set by the tuner for ``"reference"``)
         self.baseline_accuracy: float | None = (
             None if isinstance(self.baseline, str) else self.baseline

@@ -23,6 +23,7 @@ from tf_expander_pruning.pruning import prune_rnn, strip_pruning
 from tf_expander_pruning.pruning.schedules import GeometricSchedule
 from tf_expander_pruning.research.classifier import accuracy, compile_classifier
 from tf_expander_pruning.research.tuning.checks import ROLE_CHOICES, check_data
+from tf_expander_pruning.research.tuning.dense_cache import fingerprint
 
 if TYPE_CHECKING:
     from tf_expander_pruning.research.tuning.hypermodel import ExpanderHyperModel
@@ -40,18 +41,34 @@ class TrialOutcome:
     hyperparameters: dict[str, Any] = field(default_factory=dict)
 
 
+def _dense_key(hypermodel: ExpanderHyperModel, cell: str, units: int, x, y) -> tuple:
+    """Everything the dense phase depends on."""
+    return (cell, int(units), hypermodel.dense_epochs, hypermodel.batch_size,
+            hypermodel.learning_rate, hypermodel.seed, tuple(hypermodel.input_shape or ()),
+            hypermodel.num_classes, fingerprint(x, y))
+
+
 def train_dense(hypermodel: ExpanderHyperModel, cell: str, units: int, x, y, *,
                 verbose: int = 0):
     """The dense model of (cell, units) trained for ``dense_epochs`` from the search's seed.
 
     Every trial of a (cell, units) starts from the same weights, so trials differ by their
-    hyperparameters only.
+    hyperparameters only; the trained weights are kept in ``hypermodel.dense_cache`` and reused
+    (the reference model is the dense model of its own pair).  The random state is reset
+    afterwards, so what follows does not depend on whether the weights came from the cache.
     """
     keras.backend.clear_session()
     keras.utils.set_random_seed(hypermodel.seed)
     model = compile_classifier(hypermodel.dense_model(cell, units), hypermodel.learning_rate)
-    model.fit(x, y, epochs=hypermodel.dense_epochs, batch_size=hypermodel.batch_size,
-              verbose=verbose, shuffle=True)
+    key = _dense_key(hypermodel, cell, units, x, y)
+    weights = hypermodel.dense_cache.get(key)
+    if weights is None:
+        model.fit(x, y, epochs=hypermodel.dense_epochs, batch_size=hypermodel.batch_size,
+                  verbose=verbose, shuffle=True)
+        hypermodel.dense_cache.put(key, model.get_weights())
+    else:
+        model.set_weights(weights)
+    keras.utils.set_random_seed(hypermodel.seed + 1)
     return model
 
 
