@@ -203,3 +203,43 @@ def test_dense_phase_is_trained_once_per_cell_and_units(digits_data, monkeypatch
     hypermodel.dense_epochs = 2
     trial.train_dense(hypermodel, "gru", 4, x, y)
     assert len(hypermodel.dense_cache) == 3
+
+
+def _ramanujan_by_hand(mask: np.ndarray) -> bool:
+    """Delta_r >= 0 from the definition: drop isolated nodes, average degrees, sigma_2 by SVD."""
+    graph = mask[mask.any(axis=1)][:, mask.any(axis=0)].astype(np.float64)
+    edges = graph.sum()
+    d_left, d_right = edges / graph.shape[0], edges / graph.shape[1]
+    if d_left < 3 or d_right < 3:
+        return False  # undefined bound: the tuner counts it as not Ramanujan
+    sigma = np.linalg.svd(graph, compute_uv=False)
+    return bool(np.sqrt(d_left - 1) + np.sqrt(d_right - 1) - sigma[1] >= 0)
+
+
+@pytest.mark.slow
+def test_measure_agrees_with_an_independent_count(pruned_digits, digits_data):
+    """measure() on a really trained, constraint-pruned LSTM against counts made by hand."""
+    shared = pruned_digits("lstm")
+    x_val, y_val = digits_data[2], digits_data[3]
+    hypermodel = tuning.ExpanderHyperModel(units=(16,), cells=("lstm",), input_shape=(8, 8),
+                                           num_classes=10, tolerance=0.05)
+    metrics = hypermodel.measure(shared.pruned, x_val, y_val, baseline=shared.dense_accuracy,
+                                 per_gate=True)
+
+    weights = shared.stripped.get_weights()
+    assert metrics["nonzero_params"] == sum(int(np.count_nonzero(w)) for w in weights)
+    assert metrics["total_params"] == shared.stripped.count_params()
+    kernel, recurrent = shared.stripped.get_layer("lstm").get_weights()[:2]
+    assert metrics["recurrent_params"] == kernel.size + recurrent.size
+    kept = int(np.count_nonzero(kernel) + np.count_nonzero(recurrent))
+    assert metrics["nonzero_recurrent"] == kept < kernel.size + recurrent.size  # really pruned
+    logits = shared.stripped.predict(x_val, verbose=0)
+    assert metrics["val_accuracy"] == pytest.approx(np.mean(logits.argmax(-1) == y_val), abs=1e-9)
+    assert metrics["val_accuracy"] == pytest.approx(shared.pruned_accuracy, abs=1e-9)
+
+    # Every gate block (16 columns) of both pruned matrices, checked from the definition.
+    verdicts = [_ramanujan_by_hand(matrix[:, g * 16:(g + 1) * 16] != 0)
+                for matrix in (kernel, recurrent) for g in range(4)]
+    assert metrics["all_ramanujan"] == float(all(verdicts))
+    within = metrics["val_accuracy"] >= shared.dense_accuracy - 0.05 - 1e-9
+    assert metrics["feasible"] == float(all(verdicts) and within)
