@@ -63,7 +63,8 @@ class ExpanderHyperModel(kt.HyperModel):
             when the callbacks hold none (``per_gate=None``: the callback's default).
         input_shape, num_classes: fixed by the training data on the first trial when omitted.
         seed: weights are initialised from this seed in every trial, so two trials differ only
-            by their hyperparameters.
+            by their hyperparameters.  Trials of one (cell, units), and the reference, would
+            train the same dense model: it is trained once and kept in :attr:`dense_cache`.
     """
 
     def __init__(
@@ -115,7 +116,7 @@ class ExpanderHyperModel(kt.HyperModel):
         self.per_gate = None if per_gate is None else check_flag(per_gate, "per_gate")
         self.input_shape = None if input_shape is None else self._shape(input_shape)
         self.num_classes = check_int(num_classes, "num_classes", minimum=2, allow_none=True)
-        self.seed = check_int(seed, "seed")
+        self.seed = check_int(seed, "seed", minimum=0)
         #: trained dense weights shared by trials of the same (cell, units) and the reference
         self.dense_cache = DenseCache()
         #: the accuracy trials are compared with (set by the tuner for ``"reference"``)
