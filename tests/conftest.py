@@ -1,6 +1,10 @@
-"""Shared test set-up and session fixtures.
+"""Shared test set-up, session fixtures and the ``--cpu-durations N`` option.
 
 Keras 2 must be selected before anything imports TensorFlow, hence the environment first.
+
+``pytest --cpu-durations 30`` lists the 30 tests that used the most CPU seconds (the test
+process plus the child processes that finished meanwhile: notebook kernels, workers,
+compilers). On a machine shared with other jobs this is the figure to compare, not wall time.
 
 Session fixtures (trained once per test run, on first use; treat what they return as read-only:
 clone a model with ``keras.models.clone_model`` + ``set_weights`` before changing it):
@@ -25,6 +29,8 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
 
+import resource  # noqa: E402
+import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -32,6 +38,45 @@ from typing import Any  # noqa: E402
 import pytest  # noqa: E402
 
 import tf_expander_pruning  # noqa: E402,F401
+
+# ------------------------------------------------------------------ --cpu-durations
+# Wall-clock durations on a shared machine mostly measure the other users; CPU seconds of the
+# test process and of its finished children (notebook kernels, workers, compilers) do not.
+_CPU_TIMES = pytest.StashKey[list]()
+
+
+def _cpu_seconds() -> float:
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def pytest_addoption(parser) -> None:
+    parser.addoption(
+        "--cpu-durations", type=int, default=None, metavar="N",
+        help="list the N tests that used the most CPU seconds (this process and its finished "
+        "child processes, fixtures included); 0 lists all. Unlike --durations it hardly "
+        "depends on the machine's load.",
+    )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    if item.config.getoption("cpu_durations") is None:
+        yield
+        return
+    start = _cpu_seconds()
+    yield
+    item.config.stash.setdefault(_CPU_TIMES, []).append((_cpu_seconds() - start, item.nodeid))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    count = config.getoption("cpu_durations")
+    times = sorted(config.stash.get(_CPU_TIMES, []), reverse=True)
+    if count is None or not times:
+        return
+    terminalreporter.write_sep("=", f"CPU seconds per test (total {sum(t for t, _ in times):.1f})")
+    for seconds, nodeid in times[: count or None]:
+        terminalreporter.write_line(f"{seconds:8.2f}s  {nodeid}")
 
 #: Units and epochs of the shared pruned models: big enough that every gate graph has a defined
 #: Ramanujan bound at the start (degree >= 3) and the constraint makes several mask updates.
