@@ -19,10 +19,17 @@ from tf_expander_pruning.deployment.mcu.program import (
 )
 from tf_expander_pruning.deployment.mcu.targets import TARGETS, Target, get_target
 from tf_expander_pruning.deployment.mcu.tflm_library import TflmLibrary, tflm_library
+from tf_expander_pruning.deployment.mcu.tflm_runner import (
+    DEFAULT_ARENA_BYTES,
+    Streaming,
+    TflmRun,
+    run_tflm,
+)
 from tf_expander_pruning.deployment.mcu.toolchain import DEBIAN_PACKAGES, ensure_toolchain
 
 __all__ = [
     "TARGETS", "Target", "get_target", "ensure_toolchain", "DEBIAN_PACKAGES",
     "run_c_program", "McuRun", "McuError", "SectionSizes", "parse_link_map", "resource_dir",
-    "STACK_BYTES", "tflm_library", "TflmLibrary",
+    "STACK_BYTES", "tflm_library", "TflmLibrary", "run_tflm", "TflmRun", "Streaming",
+    "DEFAULT_ARENA_BYTES",
 ]
