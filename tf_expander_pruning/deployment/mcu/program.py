@@ -164,9 +164,19 @@ def _run_qemu(elf: Path, target: Target, timeout: float, directory: Path) -> str
     cmd = [qemu(), "-M", target.machine, "-nographic", "-monitor", "none", "-serial", "none",
            "-semihosting-config", "enable=on,target=native", "-icount", "shift=0",
            "-kernel", str(elf)]
-    proc = _run(cmd, f"Running the image in QEMU ({target.machine})", timeout, directory)
-    if "TEP_FAULT" in proc.stdout:
-        raise McuError(f"The program faulted on {target.name}:\n{proc.stdout[-3000:]}")
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=directory)
+    except subprocess.TimeoutExpired:
+        raise McuError(f"The program did not finish within {timeout:g} s on {target.name} "
+                       f"({' '.join(cmd)}); raise `timeout` or look for an endless loop.") from None
+    if "TEP_FAULT" in proc.stdout + proc.stderr:  # SYS_WRITE0 goes to the console (stderr)
+        raise McuError(f"The program faulted on {target.name} (a HardFault: bad memory access, "
+                       f"undefined instruction or stack overflow):\n{proc.stdout[-3000:]}"
+                       f"{proc.stderr[-500:]}")
+    if proc.returncode != 0:
+        raise McuError(f"The program failed on {target.name}: main() returned non-zero or QEMU "
+                       f"failed (exit {proc.returncode}): {' '.join(cmd)}\n"
+                       f"{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
     return proc.stdout
 
 
