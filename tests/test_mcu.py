@@ -183,6 +183,62 @@ def test_tflm_library_is_cached_outside_the_repository():
 
 # --- TFLM on the emulated M4 against TFLM's x86 Python runtime (tflite-micro) ----------------
 
+def _fc_flatbuffer(rng) -> bytes:
+    """A one-op int8 FULLY_CONNECTED model written with the flatbuffer schema (no converter)."""
+    import flatbuffers
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
+
+    def tensor(shape, kind, buffer, scale, zero_point):
+        t = fb.TensorT()
+        t.shape, t.type, t.buffer = list(shape), kind, buffer
+        t.quantization = fb.QuantizationParametersT()
+        t.quantization.scale, t.quantization.zeroPoint = [scale], [zero_point]
+        return t
+
+    weights = rng.integers(-127, 128, size=(4, 8)).astype(np.int8)
+    bias = rng.integers(-500, 500, size=4).astype(np.int32)
+    model = fb.ModelT()
+    model.version = 3
+    model.buffers = [fb.BufferT() for _ in range(5)]
+    model.buffers[1].data, model.buffers[2].data = list(weights.tobytes()), list(bias.tobytes())
+    graph = fb.SubGraphT()
+    graph.tensors = [tensor((1, 8), fb.TensorType.INT8, 3, 0.05, -3),
+                     tensor((4, 8), fb.TensorType.INT8, 1, 0.01, 0),
+                     tensor((4,), fb.TensorType.INT32, 2, 0.0005, 0),
+                     tensor((1, 4), fb.TensorType.INT8, 4, 0.4, 5)]
+    graph.inputs, graph.outputs = [0], [3]
+    op = fb.OperatorT()
+    op.opcodeIndex, op.inputs, op.outputs = 0, [0, 1, 2], [3]
+    op.builtinOptionsType = fb.BuiltinOptions.FullyConnectedOptions
+    op.builtinOptions = fb.FullyConnectedOptionsT()
+    graph.operators = [op]
+    code = fb.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = fb.BuiltinOperator.FULLY_CONNECTED
+    model.operatorCodes, model.subgraphs = [code], [graph]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+@pytest.mark.parametrize("kernels", ["cmsis-nn", "reference"])
+def test_tflm_fully_connected_equals_the_python_runtime_bit_for_bit(kernels):
+    from tf_expander_pruning.deployment.mcu import run_tflm
+    from tf_expander_pruning.deployment.mcu.modelinfo import read_model
+
+    rng = np.random.default_rng(0)
+    tflite = _fc_flatbuffer(rng)
+    raw = rng.integers(-128, 128, size=(5, 8)).astype(np.int8)
+    run = run_tflm(tflite, raw, kernels=kernels)
+    expected = _python_tflm(tflite, raw)
+    assert 0 < np.mean(np.abs(expected) < 127)  # not all saturated
+    np.testing.assert_array_equal(run.outputs, read_model(tflite).outputs[0].dequantize(expected))
+    assert run.model_bytes == len(tflite) and 0 < run.arena_bytes < 4096
+    # 32 multiply-accumulates: hundreds, not millions, of instructions; same for every sample.
+    assert 100 < run.instructions_per_inference < 20_000
+    assert max(run.instructions) - min(run.instructions) <= 40
+
+
+
 @pytest.fixture(scope="module")
 def int8_models():
     from tf_expander_pruning.core.keras_compat import keras
@@ -212,6 +268,7 @@ def _python_tflm(tflite: bytes, raw_inputs: np.ndarray) -> np.ndarray:
     return np.stack(outputs)
 
 
+@pytest.mark.slow  # int8 conversion with the TFLite converter
 @pytest.mark.parametrize("kernels", ["cmsis-nn", "reference"])
 @pytest.mark.parametrize("name", ["dense", "lstm"])
 def test_tflm_on_m4_equals_the_python_runtime_bit_for_bit(int8_models, name, kernels):
@@ -236,6 +293,7 @@ def test_tflm_on_m4_equals_the_python_runtime_bit_for_bit(int8_models, name, ker
         assert max(run.instructions) - min(run.instructions) <= 40
 
 
+@pytest.mark.slow  # int8 conversion with the TFLite converter
 def test_tflm_cmsis_is_cheaper_than_reference_on_the_lstm(int8_models):
     from tf_expander_pruning.deployment.mcu import run_tflm
 
@@ -245,16 +303,21 @@ def test_tflm_cmsis_is_cheaper_than_reference_on_the_lstm(int8_models):
     assert cmsis.instructions_per_inference < reference.instructions_per_inference
 
 
-def test_tflm_arena_too_small_and_bad_inputs(int8_models):
+def test_tflm_arena_too_small_and_bad_inputs():
     from tf_expander_pruning.deployment.mcu import McuError, run_tflm
 
-    models, x = int8_models
+    tflite = _fc_flatbuffer(np.random.default_rng(0))
+    x = np.zeros((2, 8), np.float32)
     with pytest.raises(McuError, match="TEP_ALLOC_FAILED"):
-        run_tflm(models["lstm"], x[:1], arena_bytes=512)
-    with pytest.raises(ValueError, match="64 values per sample"):
-        run_tflm(models["dense"], x[:, :4])
+        run_tflm(tflite, x, arena_bytes=256)
+    with pytest.raises(ValueError, match="8 values per sample"):
+        run_tflm(tflite, x[:, :4])
     with pytest.raises(ValueError, match="cortex-m4"):
-        run_tflm(models["dense"], x, target="cortex-m0")
+        run_tflm(tflite, x, target="cortex-m0")
+    with pytest.raises(ValueError, match="kernels"):
+        run_tflm(tflite, x, kernels="fast")
+    with pytest.raises(ValueError, match="streaming"):
+        run_tflm(tflite, x[:, None], streaming={"x_input": 0, "states": [(0, 0)]})
 
 
 def _one_step_model():
@@ -284,6 +347,7 @@ def _one_step_model():
     return converter.convert()
 
 
+@pytest.mark.slow  # int8 conversion with the TFLite converter
 def test_tflm_streaming_one_step_model_matches_a_python_loop():
     from tflite_micro.python.tflite_micro import runtime
 
