@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import struct
+import sys
+import time
 
 import numpy as np
 
@@ -153,7 +155,10 @@ def main() -> None:
     for cell in args.cells.split(","):
         model = train(cell, args.units, args.epochs, x_train, y_train)
         for sparsity in (float(s) for s in args.sparsities.split(",")):
+            start = time.monotonic()
             rows.append(measure(cell, sparsity, model, x_train, x_test))
+            print(f"[mcu] {cell} at {sparsity:.0%} measured in {time.monotonic() - start:.0f} s",
+                  file=sys.stderr, flush=True)
     print(report(rows))
 
 
