@@ -16,7 +16,7 @@ from tf_expander_pruning.deployment.mcu.linkmap import SectionSizes, parse_link_
 from tf_expander_pruning.deployment.mcu.targets import Target, get_target
 from tf_expander_pruning.deployment.mcu.toolchain import ensure_toolchain, qemu, tool
 
-__all__ = ["McuRun", "McuError", "run_c_program", "compile_source", "resource_dir",
+__all__ = ["McuRun", "McuError", "run_c_program", "compile_source", "compile_flags", "resource_dir",
            "STACK_BYTES"]
 
 #: RAM kept free for the stack (the linker refuses an image whose static data leaves less).
@@ -113,6 +113,13 @@ def _defines(target: Target) -> list[str]:
             f"-DTEP_INSTR_PER_TICK_DEN={per_tick.denominator}ull"]
 
 
+def compile_flags(target: str, *, cxx: bool = False) -> list[str]:
+    """The flags every source gets for ``target`` before the caller's own (no include paths)."""
+    spec = get_target(target)
+    language = list(_CXX_FLAGS) if cxx else ["-std=gnu11"]
+    return [*spec.cflags, *language, *_COMMON_FLAGS, "-O2", *_defines(spec)]
+
+
 def compile_source(source: str | os.PathLike, output: str | os.PathLike, *, target: str,
                    include_dirs=(), cflags=(), timeout: float = 600) -> Path:
     """Compile one C (``.c``) or C++ (``.cc``/``.cpp``) file for ``target`` into ``output``.
@@ -124,10 +131,9 @@ def compile_source(source: str | os.PathLike, output: str | os.PathLike, *, targ
     is_cxx = source.suffix in _CXX_SUFFIXES
     if not is_cxx and source.suffix not in _C_SUFFIXES:
         raise ValueError(f"`source` {source} must end in .c, .cc, .cpp or .cxx.")
-    language = list(_CXX_FLAGS) if is_cxx else ["-std=gnu11"]
     includes = [f"-I{source.parent}", f"-I{resource_dir()}"] + [f"-I{d}" for d in include_dirs]
-    cmd = [tool("g++" if is_cxx else "gcc"), *spec.cflags, *language, *_COMMON_FLAGS, "-O2",
-           *_defines(spec), *includes, *cflags, "-c", str(source), "-o", str(output)]
+    cmd = [tool("g++" if is_cxx else "gcc"), *compile_flags(spec.name, cxx=is_cxx), *includes,
+           *cflags, "-c", str(source), "-o", str(output)]
     _run(cmd, f"Compiling {source.name} for {spec.name}", timeout, source.parent)
     return Path(output)
 

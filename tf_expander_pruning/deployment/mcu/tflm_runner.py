@@ -17,6 +17,7 @@ from tf_expander_pruning.deployment.mcu.modelinfo import RESOLVER_METHODS, Model
 from tf_expander_pruning.deployment.mcu.program import (
     McuError,
     McuRun,
+    compile_flags,
     compile_source,
     resource_dir,
     run_c_program,
@@ -162,7 +163,10 @@ def _harness_object(library: TflmLibrary, info: ModelInfo, target: str) -> Path:
     ops = f"#define TEP_N_OPS {max(1, len(info.ops))}\n#define TEP_REGISTER_OPS(r) " \
           f"{_register_ops(info)}\n"
     harness = (resource_dir() / "tep_tflm_harness.cc").read_text()
-    key = hashlib.sha256("\0".join([ops, harness, target, *TFLM_DEFINES]).encode()).hexdigest()
+    header = (resource_dir() / "tep_mcu.h").read_text()
+    flags = compile_flags(target, cxx=True)
+    key = hashlib.sha256("\0".join([ops, harness, header, *flags, *TFLM_DEFINES]).encode())
+    key = key.hexdigest()
     cache = library.root / "harness"
     obj = cache / f"tep_tflm_harness_{key[:16]}.o"
     if obj.is_file():
