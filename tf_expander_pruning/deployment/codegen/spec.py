@@ -239,6 +239,9 @@ def _check_order(spec: ModelSpec) -> None:
 def parse_model(model, quantization: str, sparse_format: str) -> ModelSpec:
     """Walk a stripped model into a :class:`ModelSpec`; ValueError names what is unsupported."""
     layers = _chain(model)
+    for layer in layers:  # token inputs fail the shape check below: name the real cause first
+        if isinstance(layer, keras.layers.Embedding):
+            raise unsupported(layer)
     shape = model.input_shape
     if not isinstance(shape, tuple) or len(shape) != 3 or shape[2] is None:
         raise ValueError("to_c needs a model input of shape (batch, time, features) with known "
