@@ -174,4 +174,4 @@ def test_integer_only_agreement_on_data_sets(name):
     report = codegen.verify(model, x_test, labels=y_test, integer_only=True)
     assert report.argmax_agreement >= 0.97, report
     assert report.runtime_accuracy >= report.keras_accuracy - 0.02, report
-    assert report.keras_accuracy > 0.3, report  # the model learned something
+    assert report.keras_accuracy > 0.2, report  # above chance (0.1): it learned something

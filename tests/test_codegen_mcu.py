@@ -74,3 +74,24 @@ def test_sparser_recurrent_weights_need_fewer_instructions(frames):
         counts.append(codegen.run_c_model(c_model, frames, "cortex-m4")[1]
                       ["instructions_per_inference"])
     assert counts[1] < 0.5 * counts[0], counts
+
+
+def test_cli_integer_only_on_cortex_m0(tmp_path, capsys):
+    import json
+
+    from tf_expander_pruning import cli
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8, 8)), keras.layers.GRU(6),
+                              keras.layers.Dense(10, activation="softmax")])
+    path = tmp_path / "m.keras"
+    model.save(path)
+    status = cli.main(["codegen", str(path), "--out", str(tmp_path / "c"), "--integer-only",
+                       "--verify", "--target", "cortex-m0", "--json"])
+    printed = capsys.readouterr().out
+    assert status == 0
+    report = json.loads(printed[printed.index("{"):])
+    assert report["target"] == "cortex-m0" and report["quantization"] == "int8-integer"
+    assert report["samples"] == 450 and report["instructions_per_inference"] > 0
+    assert report["argmax_agreement"] >= 0.9
+    assert "int model_predict_q(const int8_t *input" in (tmp_path / "c" / "model.h").read_text()

@@ -17,7 +17,8 @@ from tf_expander_pruning.deployment.codegen.cmodel import CModel
 
 __all__ = ["run_on_mcu", "mcu_harness"]
 
-#: Inputs are embedded in the image; more sequences than this are run in several images.
+#: Inputs are embedded in the image (at most a quarter of the core's flash, and this many
+#: sequences); more are run in several images.
 MAX_SEQUENCES_PER_IMAGE = 500
 _MAIN = "tep_codegen_harness.c"
 
@@ -34,7 +35,11 @@ def _c_array(values: np.ndarray, ctype: str) -> str:
 
 
 def mcu_harness(c_model: CModel, x: np.ndarray) -> str:
-    """``main.c`` running the model on ``x`` (float, or already int8 for integer-only C)."""
+    """``main.c`` running the model on ``x`` (float, or already int8 for integer-only C).
+
+    Each inference is timed on its own and its outputs printed at once, so no output array
+    takes RAM (a Cortex-M0 has 16 KB); the counter's start and read cost a few instructions.
+    """
     n_seq, n_steps = x.shape[0], x.shape[1]
     name, upper = c_model.name, c_model.name.upper()
     if c_model.integer_only:
@@ -47,26 +52,26 @@ def mcu_harness(c_model: CModel, x: np.ndarray) -> str:
 #include "tep_mcu.h"
 #include "{name}.h"
 {data}
-static {ot} outputs[{n_seq}][{upper}_N_OUTPUTS];
 
 int main(void) {{
     int i, j;
-    uint64_t instructions;
+    uint64_t instructions = 0;
     const {xt} *x = {source};
-    tep_cycles_start();
-    for (i = 0; i < {n_seq}; ++i)
-        if ({call}(x + (long)i * {n_steps} * {upper}_N_FEATURES, {n_steps}, outputs[i]) != 0)
-            return 2;
-    instructions = tep_instructions_since();
-    iprintf("instructions %lu\\n", (unsigned long)instructions);
+    {ot} out[{upper}_N_OUTPUTS];
     for (i = 0; i < {n_seq}; ++i) {{
+        int status;
+        tep_cycles_start();
+        status = {call}(x + (long)i * {n_steps} * {upper}_N_FEATURES, {n_steps}, out);
+        instructions += tep_instructions_since();
+        if (status != 0) return 2;
         for (j = 0; j < {upper}_N_OUTPUTS; ++j) {{
             uint32_t bits;
-            memcpy(&bits, &outputs[i][j], 4);
+            memcpy(&bits, &out[j], 4);
             iprintf("%08lx ", (unsigned long)bits);
         }}
         iprintf("\\n");
     }}
+    iprintf("instructions %lu\\n", (unsigned long)instructions);
     return 0;
 }}
 """
@@ -74,9 +79,9 @@ int main(void) {{
 
 def _parse(stdout: str, c_model: CModel, n_seq: int) -> tuple[np.ndarray, int]:
     lines = [line for line in stdout.splitlines() if line.strip()]
-    start = next(i for i, line in enumerate(lines) if line.startswith("instructions "))
-    instructions = int(lines[start].split()[1])
-    rows = [[int(v, 16) for v in line.split()] for line in lines[start + 1: start + 1 + n_seq]]
+    end = next(i for i, line in enumerate(lines) if line.startswith("instructions "))
+    instructions = int(lines[end].split()[1])
+    rows = [[int(v, 16) for v in line.split()] for line in lines[end - n_seq: end]]
     bits = np.array(rows, dtype=np.uint32).reshape(n_seq, c_model.n_outputs)
     if c_model.integer_only:
         return bits.view(np.int32).astype(np.float64) / 65536.0, instructions
@@ -100,8 +105,11 @@ def run_on_mcu(c_model: CModel, inputs: np.ndarray, target: str,
     if c_model.integer_only:
         x = c_model.quantize_inputs(x)
     outputs, instructions, measured = [], 0, {}
-    for start in range(0, len(x), MAX_SEQUENCES_PER_IMAGE):
-        chunk = x[start: start + MAX_SEQUENCES_PER_IMAGE]
+    per_sequence = x[0].size * x.itemsize
+    chunk_size = max(1, min(MAX_SEQUENCES_PER_IMAGE,
+                            mcu.get_target(target).flash_bytes // 4 // per_sequence))
+    for start in range(0, len(x), chunk_size):
+        chunk = x[start: start + chunk_size]
         sources = {f"{c_model.name}.c": c_model.source, f"{c_model.name}.h": c_model.header,
                    _MAIN: mcu_harness(c_model, chunk)}
         # ISO C semantics as on the host (-std=c99): no fused multiply-add contraction, so float
