@@ -109,9 +109,16 @@ static int32_t PFX_qmul(int32_t a, int32_t b) {
     return (int32_t)(((int64_t)a * b + 32768) >> 16);
 }
 
-/* (acc * mult) >> shift, rounded: acc times a real scale to 31 significant bits. */
+/* (acc * mult) >> shift, rounded: acc times a real scale to 31 significant bits.  The usual
+ * case (shift > 32) keeps only the high word of the product (one SMULL on a Cortex-M3/M4) and
+ * rounds with 32-bit arithmetic; the low word's contribution is below half an output step. */
 static int32_t PFX_requant(int32_t acc, int32_t mult, int shift) {
     int64_t p = (int64_t)acc * mult;
+    if (shift > 32) {
+        int32_t hi = (int32_t)(p >> 32);
+        int s = shift - 32;
+        return s >= 31 ? 0 : (hi + ((int32_t)1 << (s - 1))) >> s;
+    }
     if (shift <= 0) return (int32_t)(p * ((int64_t)1 << -shift));
     return (int32_t)((p + ((int64_t)1 << (shift - 1))) >> shift);
 }

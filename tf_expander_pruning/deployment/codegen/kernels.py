@@ -100,21 +100,30 @@ def _dense(prefix: str, key: str, mode: str) -> str:
 
 def _sparse(prefix: str, key: str, fmt: str, mode: str, itype: str, ptype: str) -> str:
     vt, xt, acc = _VAL[mode], _VEC[mode], _ACC[mode]
-    head = [
-        f"static void {prefix}_mv_{key}(int rows, const {vt} *val, const {itype} *idx,"
-        f" const {ptype} *ptr, {_TAIL[mode]}) {{",
-        "    int r;",
-        "    for (r = 0; r < rows; ++r) {",
-        f"        {acc} acc = 0;",
-        "        int k = (int)ptr[r], end = (int)ptr[r + 1];",
-    ]
     if fmt == "csr":
+        # Values and indices are walked with pointers across rows: little work per row.
+        head = [
+            f"static void {prefix}_mv_{key}(int rows, const {vt} *val, const {itype} *idx,"
+            f" const {ptype} *ptr, {_TAIL[mode]}) {{",
+            "    int r;",
+            f"    const {vt} *v = val;",
+            f"    const {itype} *ix = idx;",
+            "    for (r = 0; r < rows; ++r) {",
+            f"        const {vt} *end = val + ptr[r + 1];",
+            f"        {acc} acc = 0;",
+        ]
         loop = [
-            "        for (; k + 3 < end; k += 4)",
-            f"            acc += {_unrolled(mode, 'val[k]', 'x[idx[k]]', 'k')};",
-            f"        for (; k < end; ++k) acc += {_mac(mode, 'val[k]', 'x[idx[k]]')};",
+            f"        while (v < end) acc += {_mac(mode, '*v++', 'x[*ix++]')};",
         ]
     else:
+        head = [
+            f"static void {prefix}_mv_{key}(int rows, const {vt} *val, const {itype} *idx,"
+            f" const {ptype} *ptr, {_TAIL[mode]}) {{",
+            "    int r;",
+            "    for (r = 0; r < rows; ++r) {",
+            f"        {acc} acc = 0;",
+            "        int k = (int)ptr[r], end = (int)ptr[r + 1];",
+        ]
         block = (f"const {vt} *v = val + (long)k * {BLOCK}; "
                  f"const {xt} *xb = x + (int)idx[k] * {BLOCK};")
         loop = ["        for (; k < end; ++k) {", f"            {block}"]
