@@ -412,5 +412,5 @@ def test_cli_codegen_writes_and_verifies(tmp_path, capsys):
     assert status == 0
     assert (out / "digits_net.h").exists() and (out / "digits_net.c").exists()
     report = json.loads(printed[printed.index("{"):])
-    assert report["max_abs_diff"] <= 1e-4 and report["n_sequences"] == 450
+    assert report["max_abs_diff"] <= 1e-4 and report["samples"] == 450 and report["target"] == "host"
     assert cli.main(["codegen", str(tmp_path / "missing.keras"), "--out", str(out)]) == 1
