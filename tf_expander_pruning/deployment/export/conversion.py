@@ -48,10 +48,17 @@ def representative_array(representative_data, batch_size: int, input_shape) -> n
     return data[:usable].reshape(-1, batch_size, *data.shape[1:])
 
 
-def prepared(model, representative_data, batch_size: int, *, unroll: bool):
-    """``(model, input_shape)``: stripped, float32 if it was mixed precision, unrolled if asked."""
+def prepared(model, representative_data, batch_size: int, *, unroll: bool,
+             fixed_shape: bool = True):
+    """``(model, input_shape)``: stripped, float32 if it was mixed precision, unrolled if asked.
+
+    ``fixed_shape=False`` (streaming: one step has no T) keeps unknown input dimensions.
+    """
     model = preparation.strip(model)
-    input_shape = preparation.input_spec(model, representative_data, batch_size)
+    if fixed_shape:
+        input_shape = preparation.input_spec(model, representative_data, batch_size)
+    else:
+        input_shape = [batch_size, *model.inputs[0].shape[1:]]
     float32 = bool(preparation.reduced_precision_layers(model))
     unroll = bool(unroll and preparation.loop_layer_names(model))
     if float32 or unroll:
@@ -125,7 +132,8 @@ def to_tflite(
     if streaming:
         from tf_expander_pruning.deployment.export.streaming import streaming_tflite
 
-        model, _ = prepared(model, representative_data, batch_size, unroll=False)
+        model, _ = prepared(model, representative_data, batch_size, unroll=False,
+                            fixed_shape=False)
         return streaming_tflite(model, quantization=quantization,
                                 representative_data=representative_data,
                                 batch_size=batch_size, isolate=isolate)

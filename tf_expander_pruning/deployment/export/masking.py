@@ -63,8 +63,18 @@ def _function(model, plan, input_shape: list[int]):
 def masked_tflite(model, *, quantization, representative_data, batch_size: int,
                   isolate: bool, input_shape: list[int]) -> bytes:
     """The masked-sequence flatbuffer of ``model`` (stripped, float32): see the module doc."""
-    linear_chain(model, "masked-sequence export")
-    plan = step_plan(model, "masked-sequence export")
+    (mask_layer,) = mask_layers(model)[:1]
+    try:
+        linear_chain(model, "masked-sequence export")
+        plan = step_plan(model, "masked-sequence export")
+    except ValueError as error:
+        raise ValueError(
+            f"Layer {mask_layer.name!r} ({type(mask_layer).__name__}) makes a mask; masked "
+            "models are exported as an unrolled step graph with the mask as an input, and "
+            f"this model cannot be: {error} Way out: remove the mask and feed fixed-length "
+            "sequences (handle the padding explicitly), or use the sparse C path "
+            "(tf-expander codegen)."
+        ) from error
     module = tf.Module()
     module.model = model
     module.serve = _function(model, plan, input_shape)
