@@ -290,6 +290,16 @@ def test_c_array_compiles_and_length_matches(small_flatbuffer, tmp_path):
     assert header.name == "model_data.h"
 
 
+def test_cortex_m4_runtime_refuses_float_flatbuffers(small_flatbuffer):
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input(shape=(8, 8))
+    model = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.LSTM(8)(inputs)))
+    with pytest.raises(export.UnsupportedError, match="tflm-cortex-m4.*full-int8"):
+        export.verify(small_flatbuffer, model, np.zeros((2, 8, 8)), runtime="tflm-cortex-m4")
+    with pytest.raises(ValueError, match="runtime"):
+        export.verify(small_flatbuffer, model, np.zeros((2, 8, 8)), runtime="cortex-m4")
+
+
 def test_c_array_rejects_bad_names(small_flatbuffer):
     for name in ("1model", "model-data", "", None):
         with pytest.raises(ValueError, match="C identifier"):

@@ -68,51 +68,70 @@ def compact(model, *, return_report: bool = False):
         consumer_kind = type(layers[consumer]).__name__ if consumer is not None else None
         if consumer_kind not in (*_RNN_GATES, "Dense"):
             continue  # removing units would change what an unknown consumer (or the output) sees
-        units, gates = layer.units, _RNN_GATES[kind]
-        kernel, recurrent = weights[index][0], weights[index][1]
-        next_kernel = weights[consumer][0]
-        no_out = [
-            not recurrent[j].any() and not next_kernel[j].any() for j in range(units)
-        ]
-        no_in = []
-        for j in range(units):
-            columns_j = [gate * units + j for gate in range(gates)]
-            no_in.append(not kernel[:, columns_j].any() and not recurrent[:, columns_j].any())
-        foldable = (
-            consumer_kind == "Dense"
-            and not layer.return_sequences
-            and not getattr(layer, "return_state", False)
-        )
-        constant = [
-            foldable and no_in[j] and not no_out[j] and not recurrent[j].any()
-            for j in range(units)
-        ]
-        remove = np.array([j for j in range(units) if no_out[j] or constant[j]], dtype=int)
-        if len(remove) == units:  # keep one unit so the layer still exists
-            remove = remove[1:]
+        remove, no_out, constant = _removable(layer, weights[index], weights[consumer][0],
+                                              consumer_kind)
         if any(constant[j] for j in remove):
-            # These units' final state depends only on the bias: read it from the layer itself.
-            shape = (1, *[int(d) for d in layer.input_shape[1:]])
-            final = np.asarray(layer(np.zeros(shape, np.float32)))[0]
-            for j in remove:
-                if constant[j]:
-                    weights[consumer][1] = weights[consumer][1] + final[j] * next_kernel[j]
-        keep = np.setdiff1d(np.arange(units), remove)
-        columns = _gate_columns(units, gates, keep)
-        new = list(weights[index])
-        new[0] = new[0][:, columns]
-        new[1] = new[1][keep][:, columns]
-        if layer.use_bias:
-            new[2] = new[2][..., columns]
-        weights[index] = new
-        configs[index]["units"] = int(len(keep))
+            _fold_constants(layer, remove, constant, weights[consumer])
+        keep = _shrink(layer, weights[index], configs[index], remove)
         dropped_inputs = remove if len(remove) else None
         report[layer.name] = {
-            "units_before": int(units),
+            "units_before": int(layer.units),
             "units_after": int(len(keep)),
             "removed_dead": int(sum(1 for j in remove if no_out[j])),
             "removed_constant": int(sum(1 for j in remove if constant[j] and not no_out[j])),
         }
+    result = _rebuild(model, layers, configs, weights)
+    return (result, report) if return_report else result
+
+
+def _removable(layer, weights: list, next_kernel: np.ndarray, consumer_kind: str):
+    """``(units to remove, no outgoing edges per unit, constant output per unit)``."""
+    units, gates = layer.units, _RNN_GATES[type(layer).__name__]
+    kernel, recurrent = weights[0], weights[1]
+    no_out = [not recurrent[j].any() and not next_kernel[j].any() for j in range(units)]
+    no_in = []
+    for j in range(units):
+        columns_j = [gate * units + j for gate in range(gates)]
+        no_in.append(not kernel[:, columns_j].any() and not recurrent[:, columns_j].any())
+    foldable = (
+        consumer_kind == "Dense"
+        and not layer.return_sequences
+        and not getattr(layer, "return_state", False)
+    )
+    constant = [
+        foldable and no_in[j] and not no_out[j] and not recurrent[j].any() for j in range(units)
+    ]
+    remove = np.array([j for j in range(units) if no_out[j] or constant[j]], dtype=int)
+    if len(remove) == units:  # keep one unit so the layer still exists
+        remove = remove[1:]
+    return remove, no_out, constant
+
+
+def _fold_constants(layer, remove, constant, consumer_weights: list) -> None:
+    """Add the constant final output of the removed constant units into the Dense bias."""
+    # These units' final state depends only on the bias: read it from the layer itself.
+    shape = (1, *[int(d) for d in layer.input_shape[1:]])
+    final = np.asarray(layer(np.zeros(shape, np.float32)))[0]
+    next_kernel = consumer_weights[0]
+    for j in remove:
+        if constant[j]:
+            consumer_weights[1] = consumer_weights[1] + final[j] * next_kernel[j]
+
+
+def _shrink(layer, weights: list, config: dict, remove) -> np.ndarray:
+    """Drop ``remove`` from the layer's weights (in place) and config; the kept units."""
+    units, gates = layer.units, _RNN_GATES[type(layer).__name__]
+    keep = np.setdiff1d(np.arange(units), remove)
+    columns = _gate_columns(units, gates, keep)
+    weights[0] = weights[0][:, columns]
+    weights[1] = weights[1][keep][:, columns]
+    if layer.use_bias:
+        weights[2] = weights[2][..., columns]
+    config["units"] = int(len(keep))
+    return keep
+
+
+def _rebuild(model, layers, configs, weights):
     inputs = keras.Input(shape=tuple(model.inputs[0].shape[1:]))
     x = inputs
     rebuilt = []
@@ -123,4 +142,4 @@ def compact(model, *, return_report: bool = False):
     result = keras.Model(inputs, x, name=f"{model.name}_compact")
     for new_layer, layer_weights in zip(rebuilt, weights, strict=True):
         new_layer.set_weights(layer_weights)
-    return (result, report) if return_report else result
+    return result
