@@ -17,8 +17,8 @@ RESOLVER_METHODS = {
     "AddUnidirectionalSequenceLSTM", "ADD": "AddAdd", "MUL": "AddMul", "LOGISTIC": "AddLogistic",
     "TANH": "AddTanh", "QUANTIZE": "AddQuantize", "DEQUANTIZE": "AddDequantize",
     "RESHAPE": "AddReshape", "SOFTMAX": "AddSoftmax", "STRIDED_SLICE": "AddStridedSlice",
-    "CONCATENATION": "AddConcatenation", "SPLIT": "AddSplit", "PACK": "AddPack",
-    "UNPACK": "AddUnpack",
+    "CONCATENATION": "AddConcatenation", "SPLIT": "AddSplit", "SPLIT_V": "AddSplitV",
+    "PACK": "AddPack", "UNPACK": "AddUnpack", "SUB": "AddSub",
 }
 
 _DTYPES = {"FLOAT32": np.float32, "INT8": np.int8, "UINT8": np.uint8, "INT16": np.int16,

@@ -55,14 +55,37 @@ def cache_dir() -> Path:
     return Path(base) / "tf_expander_pruning"
 
 
+def _compiler_version() -> bytes:
+    return subprocess.run([tool("g++"), "--version"], capture_output=True).stdout
+
+
+def _flags_key(root: Path) -> str:
+    """Hash of what decides how objects are compiled: the Makefile (flags) and the compiler."""
+    return hashlib.sha256((root / "Makefile").read_bytes() + _compiler_version()).hexdigest()[:16]
+
+
 def _source_hash(root: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*") if p.is_file() and "build" not in p.parts):
         digest.update(str(path.relative_to(root)).encode() + b"\0")
         digest.update(path.read_bytes())
-    version = subprocess.run([tool("g++"), "--version"], capture_output=True, text=True).stdout
-    digest.update(version.encode())
+    digest.update(_compiler_version())
     return digest.hexdigest()[:16]
+
+
+def _seed_from_previous(base: Path, root: Path) -> None:
+    """Copy the objects of an earlier finished build with the same flags and compiler.
+
+    ``make`` then recompiles only sources that are new or changed (newer than their object),
+    so adding a kernel to third_party/tflm costs seconds, not a full 7-minute build.
+    """
+    key = _flags_key(root)
+    for old in sorted(base.glob("tflm-*"), key=lambda p: p.stat().st_mtime, reverse=True):
+        if old == root or not old.is_dir() or not any(old.glob(".built-*")):
+            continue
+        if (old / "Makefile").is_file() and _flags_key(old) == key and (old / "build").is_dir():
+            shutil.copytree(old / "build", root / "build")  # copy2 keeps the objects' mtimes
+            return
 
 
 class TflmLibrary:
@@ -82,7 +105,7 @@ def _progress(build_dir: Path, total: int, stop: threading.Event, label: str) ->
     start = time.monotonic()
     while not stop.wait(15):
         done = sum(1 for _ in build_dir.rglob("*.o")) if build_dir.exists() else 0
-        print(f"[tep-mcu] building TFLM ({label}): {done}/{total} objects, "
+        print(f"[tep-mcu] building TFLM ({label}): {done} objects of about {total}, "
               f"{time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)
 
 
@@ -127,6 +150,7 @@ def tflm_library(kernels: str = "cmsis-nn") -> TflmLibrary:
             if not (root / "Makefile").is_file():
                 shutil.rmtree(root, ignore_errors=True)
                 shutil.copytree(source, root, ignore=shutil.ignore_patterns("build"))
+                _seed_from_previous(base, root)
             _run_make(root, kernels)
             stamp.write_text(KERNELS[kernels][1] + "\n")
     return TflmLibrary(root, kernels)
