@@ -168,6 +168,8 @@ class RamanujanConstraint(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None) -> None:
         self._after_restore("a weight restore")
+        if self._ready and self.guard:  # the last mask update is judged even if it is recent
+            self._guard_check(dict(logs or {}), final=True)
         self._csv.write([], final=True)
         self._tensorboard.close()
 
@@ -203,10 +205,10 @@ class RamanujanConstraint(keras.callbacks.Callback):
         self._record(records)
         return records
 
-    def _guard_check(self, logs: dict[str, Any]) -> None:
+    def _guard_check(self, logs: dict[str, Any], final: bool = False) -> None:
         step = self._watcher.read_step()
         due = self._guard_stage.due(self._watcher, step, (self.params or {}).get("steps"),
-                                    self._frozen)
+                                    self._frozen, final)
         records = self._guard_stage.epoch_end(self.model, logs, step, self._epoch, due,
                                               self._frozen)
         if self._guard_stage.last_value is not None:

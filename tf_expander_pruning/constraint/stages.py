@@ -119,12 +119,21 @@ class GuardStage:
         self.safe = guards.take_safe_point(model, self.entries, step)
 
     def due(self, watcher: UpdateWatcher, step: int, per_epoch: int | None,
-            frozen: set[int]) -> bool:
-        """True unless the next mask update comes after the next epoch end (still recovering).
+            frozen: set[int], final: bool = False) -> bool:
+        """Does this epoch end close a recovery window?
 
-        A schedule step ``u`` updates during the batch after which ``pruning_step == u``."""
+        Yes when the next mask update comes before the next epoch end (the last look at the
+        current masks; a schedule step ``u`` updates during the batch after which
+        ``pruning_step == u``).  When no update is scheduled any more, once the latest one had
+        ``recovery_steps`` to recover, or at the end of training (``final``) whatever its age:
+        the model that training returns is always judged.
+        """
         upcoming = watcher.next_update(step + 1, frozen)
-        return not (per_epoch and upcoming is not None and upcoming > step + int(per_epoch))
+        if upcoming is not None:
+            return not (per_epoch and upcoming > step + int(per_epoch))
+        if final or watcher.last_update is None:
+            return True
+        return step - watcher.last_update >= watcher.recovery_steps(per_epoch, frozen)
 
     def epoch_end(self, model, logs: dict[str, Any], step: int, epoch: int,
                   due: bool, frozen: set[int]) -> Records:

@@ -38,6 +38,15 @@ class UpdateWatcher:
         self.steps_per_batch = max(1, int(steps_per_batch))
         self.counters = self.read_counters()
         self.step = self.read_step()
+        self.last_update: int | None = None  # step of the latest mask change seen
+
+    def recovery_steps(self, per_epoch: int | None, frozen: set[int]) -> int:
+        """Steps a mask update needs before it is judged: half the shorter of the update
+        interval and the epoch (at least 1)."""
+        spans = [rule[2] for i, rule in enumerate(self.rules) if rule and i not in frozen]
+        if per_epoch:
+            spans.append(int(per_epoch))
+        return max(1, min(spans) // 2) if spans else 1
 
     def read_counters(self) -> list[int]:
         return [int(entry.mask_updates.numpy()) for entry in self.entries]
@@ -96,6 +105,8 @@ class UpdateWatcher:
             index for index, (new, old) in enumerate(zip(counters, self.counters, strict=True))
             if new != old and index not in frozen
         ]
+        if counters != self.counters:
+            self.last_update = self.read_step()
         self.counters = counters
         self.step = self.read_step()  # resynchronise
         return changed
