@@ -239,6 +239,81 @@ def append(path: pathlib.Path, fields, rows) -> None:
         writer.writerows(rows)
 
 
+def read_rows(pattern: str) -> list[dict]:
+    rows = []
+    for path in sorted(OUT.glob(pattern)):
+        with open(path, newline="") as handle:
+            rows.extend(csv.DictReader(handle))
+    return rows
+
+
+def _mean(rows, key) -> float:
+    return float(np.mean([float(r[key]) for r in rows]))
+
+
+def results_table(runs: list[dict]) -> str:
+    """Per data set, cell and schedule: the paper's rule vs the safe default."""
+    from tf_expander_pruning.core.formatting import markdown_table
+
+    groups: dict = {}
+    for row in runs:
+        groups.setdefault((row["dataset"], row["cell"], row["schedule"]), []).append(row)
+    lines = []
+    for (dataset, cell, schedule), rows in groups.items():
+        cells = [dataset, cell, schedule, str(len(rows) // 2),
+                 f"{100 * _mean(rows, 'dense_acc'):.1f}"]
+        for mode in ("paper", "safe"):
+            mine = [r for r in rows if r["mode"] == mode]
+            stops = [r["first_stop"] or "none" for r in mine]
+            sparsity = [100 * _mean(mine, key) for key in ("sparsity_xh", "sparsity_hh")]
+            cells += [f"{sparsity[0]:.0f} / {sparsity[1]:.0f}",
+                      f"{100 * _mean(mine, 'test_acc'):.1f}",
+                      f"{100 * max(float(r['drop']) for r in mine):+.1f}",
+                      ", ".join(f"{k} {stops.count(k)}" for k in sorted(set(stops)))]
+        lines.append(cells)
+    headers = ["data set", "cell", "schedule", "seeds", "dense acc.",
+               "paper: sparsity W_xh / W_hh %", "paper: acc.", "paper: worst loss",
+               "paper: stopped first by", "safe: sparsity W_xh / W_hh %", "safe: acc.",
+               "safe: worst loss", "safe: stopped first by"]
+    return markdown_table(headers, lines)
+
+
+def dynamics_table(trajectory: list[dict]) -> str:
+    """Paper-rule runs, mean over seeds, per mask update k: W_hh sparsity, validation accuracy
+    right after the update and after its recovery epoch, weighted spectral radius and sigma_1
+    of the recurrent block, Delta_r of W_hh (worst gate), empty columns."""
+    from tf_expander_pruning.core.formatting import markdown_table
+
+    groups: dict = {}
+    for row in trajectory:
+        if row["mode"] == "paper" and row["schedule"] == "geometric":
+            groups.setdefault((row["dataset"], row["cell"]), []).append(row)
+    lines = []
+    for (dataset, cell), rows in groups.items():
+        for epoch in sorted({int(r["epoch"]) for r in rows}):
+            mine = [r for r in rows if int(r["epoch"]) == epoch]
+            if epoch % 2 == 1 or epoch > 12:
+                continue  # even epochs close a recovery window (updates end odd epochs)
+            after = [r for r in rows if int(r["epoch"]) == epoch - 1] if epoch else mine
+            delta = [float(r["delta_r_hh"]) for r in mine if r["delta_r_hh"] not in ("", None)]
+            lines.append([
+                dataset, cell, epoch // 2, f"{100 * _mean(mine, 'sparsity_hh'):.0f}",
+                f"{100 * _mean(after, 'val_acc'):.1f}", f"{100 * _mean(mine, 'val_acc'):.1f}",
+                f"{_mean(mine, 'rho_hh'):.2f}", f"{_mean(mine, 'sigma1_hh'):.2f}",
+                f"{np.mean(delta):.2f}" if delta else "-",
+                f"{_mean(mine, 'dead_hh'):.0f} / {_mean(mine, 'dead_xh'):.0f}",
+            ])
+    headers = ["data set", "cell", "update", "W_hh sparsity %", "val. acc. right after",
+               "val. acc. after recovery", "rho(W_hh)", "sigma_1(W_hh)", "Delta_r W_hh",
+               "empty columns W_hh / W_xh"]
+    return markdown_table(headers, lines)
+
+
+def report(out: pathlib.Path) -> str:
+    return "\n\n".join([results_table(read_rows("runs_*.csv")),
+                         dynamics_table(read_rows("trajectory_*.csv"))])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=["digits", "mnist_5k", "mnist1d"])
@@ -257,9 +332,7 @@ def main(argv=None) -> int:
     parser.add_argument("--report", action="store_true", help="write docs/results/safe_stop.md")
     args = parser.parse_args(argv)
     if args.report:
-        from safe_stop_report import write_report  # examples/safe_stop_report.py
-
-        write_report(OUT)
+        print(report(OUT))
         return 0
     study(args)
     return 0
