@@ -1023,8 +1023,8 @@ def plot_results(result: ExperimentResult, out: str | os.PathLike) -> list[Path]
 
 # ----------------------------------------------------------------------------- stopping rule
 
-#: Fixed final sparsities compared with the Ramanujan stop (issue 6, point 5).
-STOP_TARGETS = (0.5, 0.7, 0.8, 0.9, 0.95)
+#: Fixed final sparsities compared with the Ramanujan stop (issue 15: a fine grid).
+STOP_TARGETS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 
 STOP_FILES = ("stopping_rule.csv", "stopping_rule.json", "stopping_rule.png")
 
@@ -1036,6 +1036,7 @@ def run_stopping_rule(
     constraints: dict[str, dict[str, Any]] | None = None,
     progress: bool | Callable[[int], Any] = False,
     log: Callable[[str], Any] | None = None,
+    on_row: Callable[[dict[str, Any]], Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The Ramanujan bound as a stopping rule vs fixed TF-MOT sparsity targets.
 
@@ -1049,6 +1050,9 @@ def run_stopping_rule(
       ``constraints``: name -> constructor keyword arguments; default ``{"ramanujan": {}}``,
       the constraint's own defaults), which freezes each matrix when it fails;
     * ``fixed_<s>``: TF-MOT's ``PolynomialDecay`` from 0 to each target ``s`` in ``targets``.
+
+    ``on_row(row)``, if given, is called as soon as each row is finished (so a caller can write
+    partial results of a long run).
 
     Returns:
         One row per (seed, method): ``sparsity_kernel``, ``sparsity_recurrent``,
@@ -1089,6 +1093,8 @@ def run_stopping_rule(
             for label, x_noisy in noisy_tests.items():
                 row[f"accuracy_{label}"] = _accuracy(dense, x_noisy, y_test)
             rows.append(row)
+            if on_row:
+                on_row(row)
             tick(1)
             for name, option in methods:
                 keras.utils.set_random_seed(seed)
@@ -1132,6 +1138,8 @@ def run_stopping_rule(
                     if constraint is not None else ""
                 )
                 rows.append(row)
+                if on_row:
+                    on_row(row)
                 if log:
                     log(f"seed {seed} {name}: layer sparsity {row['layer_sparsity']:.3f} "
                         f"accuracy {row['accuracy']:.4f} {row['frozen']}")
@@ -1209,3 +1217,40 @@ def save_stopping_rule(
     plt.close(fig)
     paths.append(out / "stopping_rule.png")
     return paths
+
+
+def merge_saved_result(result: ExperimentResult, out: str | os.PathLike) -> ExperimentResult:
+    """``result`` plus the rows of other seeds already saved in ``out`` by the same protocol.
+
+    A curves run can so be grown seed by seed into one directory.  Saved rows are used only when
+    ``out/config.json`` matches ``result.config`` in everything but the seeds; otherwise (or
+    when nothing is saved) ``result`` is returned unchanged.
+    """
+    from tf_expander_pruning.research.results_io import merge_rows, read_rows
+
+    out = Path(out)
+    try:
+        saved = json.loads((out / "config.json").read_text())
+    except (OSError, ValueError):
+        return result
+    mine = result.config.to_dict()
+    if {k: v for k, v in saved.items() if k != "seeds"} != {
+        k: v for k, v in json.loads(json.dumps(mine)).items() if k != "seeds"
+    }:
+        return result
+    new_seeds = set(result.config.seed_list())
+    old_rounds = [r for r in read_rows(out / "rounds.csv") if r["seed"] not in new_seeds]
+    old_graphs = [r for r in read_rows(out / "graphs.csv") if r["seed"] not in new_seeds]
+    if not old_rounds:
+        return result
+    seeds = sorted(new_seeds | {r["seed"] for r in old_rounds})
+    config = ExperimentConfig(**{**asdict(result.config), "seeds": seeds})
+    merged = ExperimentResult(
+        config=config,
+        rounds=merge_rows(old_rounds, result.rounds, ("seed", "variant", "round")),
+        graphs=merge_rows(
+            old_graphs, result.graphs, ("seed", "variant", "round", "weight", "gate")
+        ),
+    )
+    merged.summary = summarize(merged)
+    return merged
