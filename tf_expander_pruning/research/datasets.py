@@ -77,7 +77,9 @@ _SPLITS = {
     "cifar10": ("train", "test"),
     "speech_commands": ("train", "validation", "test"),
 }
-_NUM_CLASSES = {"digits": 10, "mnist_5k": 10, "mnist1d": 10, "mnist": 10, "cifar10": 10, "speech_commands": 12}
+_NUM_CLASSES = {
+    "digits": 10, "mnist_5k": 10, "mnist1d": 10, "mnist": 10, "cifar10": 10, "speech_commands": 12,
+}
 
 # Speech Commands front end: 16 kHz audio, 40 ms frames, 20 ms hop, 40 mel bands (TF tutorial).
 SAMPLE_RATE = 16_000

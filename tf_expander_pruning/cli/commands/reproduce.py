@@ -161,7 +161,7 @@ def _stopping_rule(args: argparse.Namespace, config) -> list:
     from pathlib import Path
 
     from tf_expander_pruning.research import experiments
-    from tf_expander_pruning.research.results_io import read_rows, write_rows
+    from tf_expander_pruning.research.experiments.results_io import read_rows, write_rows
 
     constraints = dict(parse_constraint(c) for c in args.constraint) if args.constraint else None
     out = Path(args.out)
@@ -212,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the experiment described by ``args``; returns 0 on success."""
     start = time.time()
     if args.experiment == "table":
-        from tf_expander_pruning.research.headline import write_headline
+        from tf_expander_pruning.research.experiments.headline import write_headline
 
         print(write_headline(args.out))
         return 0

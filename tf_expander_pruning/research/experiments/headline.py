@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from tf_expander_pruning.core.formatting import format_value, markdown_table, write_csv
-from tf_expander_pruning.research.results_io import read_rows
+from tf_expander_pruning.research.experiments.results_io import read_rows
 
 __all__ = [
     "HEADLINE_DATASETS",
