@@ -161,7 +161,7 @@ def _stopping_rule(args: argparse.Namespace, config) -> list:
     from pathlib import Path
 
     from tf_expander_pruning.research import experiments
-    from tf_expander_pruning.research.experiments.results_io import read_rows, write_rows
+    from tf_expander_pruning.research.experiments.results_io import write_rows
 
     constraints = dict(parse_constraint(c) for c in args.constraint) if args.constraint else None
     out = Path(args.out)
@@ -169,12 +169,14 @@ def _stopping_rule(args: argparse.Namespace, config) -> list:
     path = out / "stopping_rule.csv"
     keys = ("seed", "dataset", "cell", "method")
     targets = args.stop_targets or experiments.STOP_TARGETS
-    experiments.run_stopping_rule(
+    mine = experiments.run_stopping_rule(
         config, targets=targets, constraints=constraints, progress=not args.quiet,
         log=_log(args), on_row=lambda row: write_rows(path, [row], keys),
     )
-    rows = read_rows(path)
-    paths = experiments.save_stopping_rule(rows, out, plot=not args.no_plots)
+    rows = write_rows(path, mine, keys)  # all of this run's rows again, whatever happened between
+    paths = experiments.save_stopping_rule(
+        rows, out, plot=not args.no_plots, write_rows_csv=False
+    )
     for method, entry in experiments.summarize_stopping_rule(rows).items():
         std = entry["accuracy"]["std"] or 0.0
         print(f"{method}: sparsity {100 * entry['layer_sparsity']['mean']:.1f} %, accuracy "

@@ -6,6 +6,7 @@ merged into the same CSV, replacing only the rows it re-ran.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -53,11 +54,31 @@ def merge_rows(
     return sorted(merged, key=lambda row: (row.get(first) is None, row.get(first) or 0))
 
 
+@contextlib.contextmanager
+def _locked(path: str | os.PathLike):
+    """An exclusive lock on ``<path>.lock`` where ``fcntl`` exists (two seeds of one cell may run
+    side by side and merge into the same file); no lock elsewhere."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        yield
+        return
+    with open(f"{os.fspath(path)}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def write_rows(
     path: str | os.PathLike, new: Iterable[Mapping[str, Any]], keys: Sequence[str]
 ) -> list[dict[str, Any]]:
     """Merge ``new`` into the CSV at ``path`` (see :func:`merge_rows`), rewrite it, return all
-    rows."""
-    rows = merge_rows(read_rows(path), new, keys)
-    write_csv(path, rows)
+    rows.  The read-merge-write holds a file lock, so concurrent runs do not drop rows."""
+    with _locked(path):
+        rows = merge_rows(read_rows(path), new, keys)
+        tmp = f"{os.fspath(path)}.tmp"
+        write_csv(tmp, rows)
+        os.replace(tmp, path)  # readers never see a half-written file
     return rows

@@ -192,13 +192,16 @@ def summarize_stopping_rule(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def save_stopping_rule(
-    rows: list[dict[str, Any]], out: str | os.PathLike, *, plot: bool = True
+    rows: list[dict[str, Any]], out: str | os.PathLike, *, plot: bool = True,
+    write_rows_csv: bool = True,
 ) -> list[Path]:
-    """Write ``stopping_rule.csv``, ``stopping_rule.json`` (see :func:`summarize_stopping_rule`)
-    and, if ``plot``, ``stopping_rule.png`` (accuracy vs layer sparsity per method)."""
+    """Write ``stopping_rule.csv`` (unless ``write_rows_csv`` is False: the caller merged it),
+    ``stopping_rule.json`` (see :func:`summarize_stopping_rule`) and, if ``plot``,
+    ``stopping_rule.png`` (accuracy vs layer sparsity per method)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    write_csv(out / "stopping_rule.csv", rows)
+    if write_rows_csv:
+        write_csv(out / "stopping_rule.csv", rows)
     summary = summarize_stopping_rule(rows)
     (out / "stopping_rule.json").write_text(json.dumps(summary, indent=2, default=json_default))
     paths = [out / "stopping_rule.csv", out / "stopping_rule.json"]
