@@ -1,0 +1,134 @@
+"""The headline table (stop vs knee): its rule on made-up rows, and the committed numbers in
+docs/results.md against the committed raw results, recomputed here independently."""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+import statistics
+from pathlib import Path
+
+import pytest
+
+from tf_expander_pruning.research.experiments import headline
+from tf_expander_pruning.research.experiments.results_io import merge_rows, read_rows, write_rows
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "docs" / "results"
+DOC = ROOT / "docs" / "results.md"
+
+
+def _rows(dense, stop, fixed, seeds=(0,)):
+    rows = []
+    for seed in seeds:
+        rows.append({"dataset": "d", "cell": "lstm", "seed": seed, "method": "dense",
+                     "target": 0.0, "layer_sparsity": 0.0, "accuracy": dense})
+        rows.append({"dataset": "d", "cell": "lstm", "seed": seed, "method": "ramanujan",
+                     "target": None, "layer_sparsity": stop[0], "accuracy": stop[1]})
+        for target, accuracy in fixed.items():
+            rows.append({"dataset": "d", "cell": "lstm", "seed": seed,
+                         "method": f"fixed_{target:g}", "target": target,
+                         "layer_sparsity": target, "accuracy": accuracy})
+    return rows
+
+
+def test_knee_is_the_highest_target_within_one_point():
+    # 0.8 is within 1 point, 0.9 is not, 0.95 is again (a noisy high target still counts:
+    # "the highest fixed target within 1 point of dense").
+    row = headline.headline_row(_rows(0.90, (0.70, 0.905), {0.5: 0.91, 0.8: 0.891, 0.9: 0.85}))
+    assert row["knee_target"] == 0.8 and row["knee_accuracy"] == 0.891
+    assert math.isclose(row["distance"], 0.10)
+    assert row["met"] is False  # 10 points below the knee
+    close = headline.headline_row(_rows(0.90, (0.76, 0.895), {0.5: 0.91, 0.8: 0.891}))
+    assert close["met"] is True and math.isclose(close["distance"], 0.04)
+    costly = headline.headline_row(_rows(0.90, (0.79, 0.88), {0.8: 0.891}))
+    assert costly["met"] is False  # within 5 points of the knee but 2 points below dense
+    none = headline.headline_row(_rows(0.90, (0.5, 0.9), {0.5: 0.80}))
+    assert none["knee_target"] is None and none["distance"] is None and none["met"] is None
+    assert "| d | lstm | 1 | 90.0 | 50.0 | 90.0 | - | - | - | - |" in (
+        headline.headline_markdown([none])
+    )
+
+
+def test_means_are_over_seeds():
+    rows = _rows(0.90, (0.70, 0.90), {0.8: 0.90}, seeds=(0,))
+    rows += _rows(0.80, (0.60, 0.78), {0.8: 0.70}, seeds=(1,))
+    row = headline.headline_row(rows)
+    assert row["seeds"] == 2
+    assert math.isclose(row["dense_accuracy"], 0.85)
+    assert math.isclose(row["stop_sparsity"], 0.65)
+    assert row["knee_target"] is None  # mean 0.80 < 0.85 - 0.01
+
+
+def test_rows_merge_by_key_and_read_back_typed(tmp_path):
+    path = tmp_path / "r.csv"
+    write_rows(path, [{"seed": 1, "method": "a", "x": 0.5, "f": ""}], ("seed", "method"))
+    write_rows(path, [{"seed": 0, "method": "a", "x": None, "f": "W_hh@0.5"}], ("seed", "method"))
+    rows = write_rows(path, [{"seed": 1, "method": "a", "x": 0.25}], ("seed", "method"))
+    assert [(r["seed"], r["x"]) for r in rows] == [(0, None), (1, 0.25)]
+    assert read_rows(path) == [{"seed": 0, "method": "a", "x": None, "f": "W_hh@0.5"},
+                               {"seed": 1, "method": "a", "x": 0.25, "f": None}]
+    assert merge_rows([], [], ("seed",)) == []
+
+
+# ------------------------------------------------------------------ the committed results
+
+
+def _independent_headline(path: Path) -> dict:
+    """The headline numbers of one stopping_rule.csv with the csv module and statistics only."""
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    by_method: dict[str, list[dict]] = {}
+    for row in rows:
+        by_method.setdefault(row["method"], []).append(row)
+
+    def mean(method, key):
+        return statistics.fmean(float(r[key]) for r in by_method[method])
+
+    dense = mean("dense", "accuracy")
+    within = [float(rs[0]["target"]) for m, rs in by_method.items()
+              if m.startswith("fixed_") and mean(m, "accuracy") >= dense - 0.01 - 1e-12]
+    knee = max(within) if within else None
+    stop = mean("ramanujan", "layer_sparsity")
+    return {
+        "seeds": len(by_method["dense"]), "dense": dense, "stop_sparsity": stop,
+        "stop_accuracy": mean("ramanujan", "accuracy"), "knee": knee,
+        "distance": None if knee is None else knee - stop,
+    }
+
+
+def _doc_table() -> list[list[str]]:
+    text = DOC.read_text()
+    match = re.search(r"<!-- headline:start -->(.*?)<!-- headline:end -->", text, re.S)
+    assert match, "docs/results.md lost its headline table markers"
+    lines = [line for line in match.group(1).splitlines() if line.startswith("| ")]
+    return [[c.strip() for c in line.strip("|").split("|")] for line in lines[1:]]
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def test_every_headline_number_matches_the_committed_raw_results():
+    files = sorted(RESULTS.glob("*/*/stopping_rule.csv"))
+    if not files:
+        pytest.skip("no committed stopping-rule results")
+    table = {(r[0], r[1]): r for r in _doc_table()}
+    assert len(table) == len(files), "every committed data set x cell has a headline row"
+    for path in files:
+        dataset, cell = path.parent.parent.name, path.parent.name
+        expected = _independent_headline(path)
+        row = table[(dataset, cell)]
+        assert row[2] == str(expected["seeds"]), (dataset, cell)
+        assert row[3] == _pct(expected["dense"]), (dataset, cell)
+        assert row[4] == _pct(expected["stop_sparsity"]), (dataset, cell)
+        assert row[5] == _pct(expected["stop_accuracy"]), (dataset, cell)
+        assert row[6] == _pct(expected["knee"]), (dataset, cell)
+        assert row[8] == _pct(expected["distance"]), (dataset, cell)
+    # The committed headline.csv is the same computation at full precision.
+    for row in read_rows(RESULTS / "headline.csv"):
+        expected = _independent_headline(RESULTS / row["dataset"] / row["cell"]
+                                         / "stopping_rule.csv")
+        assert math.isclose(row["dense_accuracy"], expected["dense"], abs_tol=1e-12)
+        assert math.isclose(row["stop_sparsity"], expected["stop_sparsity"], abs_tol=1e-12)
