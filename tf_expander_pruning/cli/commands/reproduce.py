@@ -60,9 +60,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "table: print the headline table of the stopping-rule results under "
                         "--out (<out>/<dataset>/<cell>/stopping_rule.csv) and write "
                         "<out>/headline.csv and headline.md")
-    parser.add_argument("--stop-targets", nargs="+", type=float, default=None,
+    parser.add_argument("--stop-targets", nargs="*", type=float, default=None,
                         help="fixed TF-MOT final sparsities for --experiment stopping-rule "
-                        "(default 0.5 0.6 0.7 0.75 0.8 0.85 0.9 0.95)")
+                        "(default 0.5 0.6 0.7 0.75 0.8 0.85 0.9 0.95; none: only the "
+                        "constraint runs, e.g. to add criterion variants to a directory)")
     parser.add_argument("--constraint", action="append", default=None,
                         metavar="NAME[:KEY=VALUE,...]",
                         help="a RamanujanConstraint configuration for the stopping rule, e.g. "
@@ -168,7 +169,7 @@ def _stopping_rule(args: argparse.Namespace, config) -> list:
     out.mkdir(parents=True, exist_ok=True)
     path = out / "stopping_rule.csv"
     keys = ("seed", "dataset", "cell", "method")
-    targets = args.stop_targets or experiments.STOP_TARGETS
+    targets = experiments.STOP_TARGETS if args.stop_targets is None else args.stop_targets
     mine = experiments.run_stopping_rule(
         config, targets=targets, constraints=constraints, progress=not args.quiet,
         log=_log(args), on_row=lambda row: write_rows(path, [row], keys),
