@@ -57,9 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         choices=("curves", "stopping-rule", "all", "table"),
                         help="curves: iterative pruning with per-round spectra (default); "
                         "stopping-rule: RamanujanConstraint's automatic stop vs fixed targets; "
-                        "table: print the headline table of the stopping-rule results under "
-                        "--out (<out>/<dataset>/<cell>/stopping_rule.csv) and write "
-                        "<out>/headline.csv and headline.md")
+                        "table: print the headline table of the results under --out "
+                        "(<out>/<dataset>/<cell>/stopping_rule.csv and curves/summary.json) "
+                        "and write <out>/headline.{csv,md}, stops.md and curves.md")
     parser.add_argument("--stop-targets", nargs="*", type=float, default=None,
                         help="fixed TF-MOT final sparsities for --experiment stopping-rule "
                         "(default 0.5 0.6 0.7 0.75 0.8 0.85 0.9 0.95; none: only the "
@@ -216,8 +216,11 @@ def run(args: argparse.Namespace) -> int:
     start = time.time()
     if args.experiment == "table":
         from tf_expander_pruning.research.experiments.headline import write_headline
+        from tf_expander_pruning.research.experiments.tables import write_tables
 
         print(write_headline(args.out))
+        for name, table in write_tables(args.out).items():
+            print(f"\n{name}:\n{table}")
         return 0
     config = _config(args)
     paths = []

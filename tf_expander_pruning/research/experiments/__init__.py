@@ -12,7 +12,8 @@ One idea per module:
 * :mod:`.plots`: :func:`plot_results`, :func:`plot_stopping_rule`;
 * :mod:`.stopping`: :func:`run_stopping_rule`, the automatic stop vs fixed TF-MOT targets;
 * :mod:`.results_io`: raw result CSVs read back and merged seed by seed;
-* :mod:`.headline`: the headline table (stop vs knee per data set and cell).
+* :mod:`.headline`: the headline table (stop vs knee per data set and cell);
+* :mod:`.tables`: the detail tables of docs/results.md (every stopping method, the curves).
 
 Results are plain rows (``list[dict]``) so they go straight to CSV/JSON.
 """
