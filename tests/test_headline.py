@@ -132,3 +132,36 @@ def test_every_headline_number_matches_the_committed_raw_results():
                                          / "stopping_rule.csv")
         assert math.isclose(row["dense_accuracy"], expected["dense"], abs_tol=1e-12)
         assert math.isclose(row["stop_sparsity"], expected["stop_sparsity"], abs_tol=1e-12)
+
+
+def test_detail_tables_from_a_results_root(tmp_path):
+    import json
+
+    from tf_expander_pruning.core.formatting import write_csv
+    from tf_expander_pruning.research.experiments import tables
+
+    cell = tmp_path / "mnist_5k" / "gru"
+    cell.mkdir(parents=True)
+    rows = _rows(0.90, (0.70, 0.88), {0.8: 0.85}, seeds=(0, 1))
+    for row in rows:
+        row.update(dataset="mnist_5k", cell="gru", sparsity_kernel=row["layer_sparsity"],
+                   sparsity_recurrent=row["layer_sparsity"])
+    rows[1]["accuracy"] = 0.86  # seed 0's stop: 4 points below its dense model
+    write_csv(cell / "stopping_rule.csv", rows)
+    stops = tables.stops_markdown(tmp_path)
+    # ramanujan: accuracies 0.86 and 0.88 -> 87.0 ± 1.0; drops 4 and 2 points -> 3.0 ± 1.0
+    assert "| mnist_5k | gru | ramanujan | 2 | 70.0 | 70.0 | 70.0 | 87.0 ± 1.0 | 3.0 ± 1.0 | - |" \
+        in stops
+    (cell / "curves").mkdir()
+    curve = [{"round": 0, "sparsity": 0.0, "accuracy": 0.9, "accuracy_gaussian=0.3": 0.5},
+             {"round": 1, "sparsity": 0.5, "accuracy": 0.89, "accuracy_gaussian=0.3": 0.47}]
+    aggregate = {"dense_accuracy": {"mean": 0.9, "std": 0.0},
+                 "knee_sparsity": {"mean": None, "std": None, "seeds_reached": 0},
+                 "recurrent/delta_r_any_gate": {"sparsity_mean": 0.5, "sparsity_std": 0.0,
+                                                "seeds_failed": 1}}
+    summary = {"seeds": [0], "variants": {"both": {"curve": curve, "per_seed": [{}],
+                                                   "aggregate": aggregate}}}
+    (cell / "curves" / "summary.json").write_text(json.dumps(summary))
+    curves = tables.curves_markdown(tmp_path)
+    assert "| mnist_5k | gru | 1 | 90.0 | - (0/1) | 50.0 (1) | - |" in curves
+    assert curves.rstrip().endswith("| 50.0 |")  # noisy knee: 47 < 50 - 2 at 50 %
