@@ -165,3 +165,23 @@ def test_detail_tables_from_a_results_root(tmp_path):
     curves = tables.curves_markdown(tmp_path)
     assert "| mnist_5k | gru | 1 | 90.0 | - (0/1) | 50.0 (1) | - |" in curves
     assert curves.rstrip().endswith("| 50.0 |")  # noisy knee: 47 < 50 - 2 at 50 %
+
+
+def test_normalized_margin_criterion():
+    from types import SimpleNamespace
+
+    from tf_expander_pruning.research.experiments.criteria import (
+        NormalizedMargin,
+        constraint_options,
+    )
+
+    criterion = NormalizedMargin(0.1)
+    assert criterion(SimpleNamespace(delta_r_normalized=0.1)) is True
+    assert criterion(SimpleNamespace(delta_r_normalized=0.05)) is False
+    assert criterion(SimpleNamespace(delta_r_normalized=None)) is None
+    options = constraint_options({"normalized_margin": -0.2, "per_gate": False})
+    assert options["per_gate"] is False and options["criterion"].margin == -0.2
+    with pytest.raises(ValueError, match="normalized_margin"):
+        constraint_options({"normalized_margin": 0.1, "criterion": "ramanujan"})
+    with pytest.raises(ValueError, match="normalized_margin"):
+        NormalizedMargin(2.0)

@@ -14,6 +14,7 @@ import numpy as np
 
 from tf_expander_pruning.core.formatting import write_csv
 from tf_expander_pruning.research.experiments.config import ExperimentConfig
+from tf_expander_pruning.research.experiments.criteria import constraint_options
 from tf_expander_pruning.research.experiments.output import json_default
 from tf_expander_pruning.research.experiments.summary import mean_std
 from tf_expander_pruning.research.experiments.training import (
@@ -58,7 +59,8 @@ def _schedule_and_constraint(config: ExperimentConfig, budget: _Budget, option):
             rate=config.prune_fraction, frequency=budget.frequency, begin_step=0,
             end_step=budget.end_step, max_sparsity=0.99,
         )
-        return schedule, RamanujanConstraint(**{"verbose": 0, **option}), None
+        options = constraint_options(option)
+        return schedule, RamanujanConstraint(**{"verbose": 0, **options}), None
     schedule = tfmot.sparsity.keras.PolynomialDecay(
         initial_sparsity=0.0, final_sparsity=option, begin_step=0,
         end_step=budget.end_step, frequency=budget.frequency,
@@ -116,8 +118,9 @@ def run_stopping_rule(
 
     * ``ramanujan...``: ``GeometricSchedule(rate=prune_fraction)`` for ``rounds`` updates with a
       :class:`~tf_expander_pruning.constraint.RamanujanConstraint` (one run per entry of
-      ``constraints``: name -> constructor keyword arguments; default ``{"ramanujan": {}}``,
-      the constraint's own defaults), which freezes each matrix when it fails;
+      ``constraints``: name -> constructor keyword arguments, plus ``normalized_margin`` (see
+      :mod:`.criteria`); default ``{"ramanujan": {}}``, the constraint's own defaults), which
+      freezes each matrix when it fails;
     * ``fixed_<s>``: TF-MOT's ``PolynomialDecay`` from 0 to each target ``s`` in ``targets``.
 
     ``on_row(row)``, if given, is called as soon as each row is finished (so a caller can write
