@@ -61,7 +61,9 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
         if prefix != PACKAGE or short not in ALIASES:
             return None
         real = f"{PACKAGE}.{ALIASES[short]}"
-        return importlib.machinery.ModuleSpec(fullname, _AliasLoader(real))
+        # The real file as origin: `python -m` sets sys.argv[0] from it (None breaks TensorFlow).
+        origin = importlib.util.find_spec(real).origin
+        return importlib.machinery.ModuleSpec(fullname, _AliasLoader(real), origin=origin)
 
 
 def install() -> None:
