@@ -4,17 +4,25 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 OUT ?= demo_output
+# Cross compiler, newlib (C and C++) and QEMU: tf_expander_pruning.deployment.mcu (docs/mcu.md).
+MCU_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
 
 .PHONY: demo test test-fast lint bench install clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,data]"
 	@command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || \
 		(echo "installing a C compiler (gcc) for the C export tests"; \
 		 (apt-get update -qq && apt-get install -y -qq gcc) || \
 		 (sudo apt-get update -qq && sudo apt-get install -y -qq gcc))
+	@command -v arm-none-eabi-gcc >/dev/null 2>&1 && command -v qemu-system-arm >/dev/null 2>&1 && \
+		test -f "$$(arm-none-eabi-gcc -print-file-name=rdimon.specs)" && \
+		test -f "$$(arm-none-eabi-g++ -print-file-name=libstdc++.a)" || \
+		(echo "installing the Cortex-M toolchain and QEMU for the MCU tests ($(MCU_PACKAGES))"; \
+		 (apt-get update -qq && apt-get install -y -qq $(MCU_PACKAGES)) || \
+		 (sudo apt-get update -qq && sudo apt-get install -y -qq $(MCU_PACKAGES)))
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -6,7 +6,10 @@ Example::
 
 writes ``model.h`` and ``model.c`` to ``--out``, prints the per-matrix storage format and the flash
 and static-RAM bytes, and with ``--verify`` compiles the C with the system compiler (``$CC`` or
-``cc``) and compares it with Keras on the test split of ``--dataset`` (default: digits).
+``cc``), or for ``--target cortex-m4|cortex-m0`` into a bare-metal image run in QEMU, and compares
+it with Keras on the test split of ``--dataset`` (default: digits).  ``--integer-only`` writes C
+without any floating-point operation (int8 inputs scaled by ``--input-scale``, default
+``max|x| / 127`` over the data set's train split).
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="directory for NAME.h and NAME.c")
     parser.add_argument("--quantization", default="int8", choices=("int8", "float32"))
     parser.add_argument("--name", default="model", help="C identifier prefix (default: model)")
-    parser.add_argument("--format", default="auto", choices=("auto", "dense", "csr", "bcsr"),
+    parser.add_argument("--format", default="auto",
+                        choices=("auto", "dense", "csr", "bcsr", "bitmap"),
                         help="weight storage: auto = smallest per matrix (default)")
     parser.add_argument("--max-steps", type=int, default=None,
                         help="longest sequence (only needed for Bidirectional models whose "
@@ -36,6 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-agreement", type=float, default=None,
                         help="with --verify: exit 1 if the argmax agreement is below this (0-1)")
     parser.add_argument("--json", action="store_true", help="print the verify report as JSON")
+    parser.add_argument("--integer-only", action="store_true",
+                        help="no floating point in the C (cores without an FPU); needs int8")
+    parser.add_argument("--input-scale", type=float, default=None,
+                        help="with --integer-only: real value of one int8 input step (default: "
+                        "max|x| / 127 over the --dataset train split)")
+    parser.add_argument("--target", default="host", choices=("host", "cortex-m4", "cortex-m0"),
+                        help="with --verify: where the C runs (QEMU for the Cortex-M cores)")
 
 
 def load_model(path: str):
@@ -43,6 +54,15 @@ def load_model(path: str):
     from tf_expander_pruning.cli.commands._common import load_model as shared_loader
 
     return shared_loader(path)
+
+
+def _input_scale(args: argparse.Namespace) -> float | None:
+    if not args.integer_only or args.input_scale is not None:
+        return args.input_scale
+    from tf_expander_pruning.deployment.codegen.assemble import input_scale_from
+    from tf_expander_pruning.research import datasets
+
+    return input_scale_from(datasets.load(args.dataset, "train")[0])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         name=args.name,
         sparse_format=args.format,
         max_steps=args.max_steps,
+        integer_only=args.integer_only,
+        input_scale=_input_scale(args),
     )
     paths = c_model.write(args.out)
     print(c_model.summary())
@@ -73,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
             f"The {args.dataset} test split has shape {x.shape[1:]} but the model expects "
             f"{expected}; choose a matching --dataset."
         )
-    report = codegen.verify(model, x, labels=y, c_model=c_model)
+    report = codegen.verify(model, x, labels=y, c_model=c_model, target=args.target)
     print(json.dumps(report.to_dict(), indent=2) if args.json else str(report))
     if args.min_agreement is not None and report.argmax_agreement < args.min_agreement:
         print(

@@ -1,0 +1,26 @@
+/* Copyright 2022 The TensorFlow Authors. All Rights Reserved.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+==============================================================================*/
+#ifndef TENSORFLOW_LITE_C_C_API_TYPES_H_
+#define TENSORFLOW_LITE_C_C_API_TYPES_H_
+
+/// \file
+///
+/// C API types for TensorFlow Lite.
+///
+/// For documentation, see tensorflow/lite/core/c/c_api_types.h
+
+#include "tensorflow/lite/core/c/c_api_types.h"
+
+#endif  // TENSORFLOW_LITE_C_C_API_TYPES_H_
