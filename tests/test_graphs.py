@@ -197,3 +197,20 @@ def test_unbuilt_model_is_a_clear_error():
     model = keras.Sequential([L.LSTM(4)])
     with pytest.raises(ValueError, match="not built"):
         graphs.weight_graphs(model)
+
+
+def test_summary_reports_components_and_calls_a_split_graph_not_ramanujan():
+    model = _model(L.SimpleRNN(16, name="rnn"), L.Dense(2, name="dense"))
+    cell = model.layers[0].cell
+    # W_hh: two separate complete 8 x 8 blocks (each alone is Ramanujan: sigma_2 = 0).
+    blocks = np.kron(np.eye(2), np.ones((8, 8)))
+    cell.recurrent_kernel.assign(cell.recurrent_kernel.numpy() * blocks)
+    rows = graphs.summary_rows(model)
+    w_hh = rows[1]
+    assert (w_hh["role"], w_hh["components"]) == ("W_hh", 2)
+    assert w_hh["status"] == "not Ramanujan (2 components)"
+    assert analyze(blocks).components == 2 and analyze(blocks).is_ramanujan is False
+    assert rows[0]["components"] == 1
+    text = graphs.summary(model, print_fn=None)
+    assert "Comp." in text and "not Ramanujan (2 components)" in text
+    assert text.splitlines()[-1].endswith("disconnected: 1")

@@ -109,9 +109,10 @@ def test_keras3_delta_r_matches_an_independent_analysis(pair):
     assert rows[1]["components"] == report.components
 
 
-def test_inspect_reads_a_keras3_file(pair, tmp_path, capsys):
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_inspect_reads_a_keras3_file(pair, tmp_path, capsys, suffix):
     model3, model2 = pair
-    path = tmp_path / "model3.keras"
+    path = tmp_path / f"model3{suffix}"
     model3.save(path)
     assert main(["inspect", str(path), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)

@@ -90,3 +90,54 @@ def test_shared_layer_trained_eagerly_is_a_clear_error():
     model = prune_rnn(shared_model(2), GeometricSchedule(rate=0.2, frequency=5))
     with pytest.raises(SharedEagerError, match="called 2 times.*run_eagerly"):
         train(model, batches=2, run_eagerly=True)
+
+
+_MIRRORED = """
+import json
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from tf_expander_pruning.keras_compat import keras
+import tensorflow_model_optimization as tfmot
+import test_shared_layers as t
+from tf_expander_pruning.pruning import prune_rnn, pruned_weights
+from tf_expander_pruning.schedules import GeometricSchedule
+
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+with strategy.scope():
+    model = prune_rnn(t.shared_model(2), GeometricSchedule(rate=0.2, frequency=3))
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+x, y = t.data(12)
+model.fit(x, y, batch_size=t.BATCH, epochs=1, verbose=0, shuffle=False,
+          callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
+values = lambda v: [int(part.numpy()) for part in getattr(v, "values", [v])]
+wrapper = next(layer for layer in model.layers if hasattr(layer, "pruning_step"))
+out = {"iterations": int(model.optimizer.iterations.numpy()),
+       "steps": values(wrapper.pruning_step),
+       "updates": [values(p.mask_updates) for p in pruned_weights(model)],
+       "equal": [all(np.array_equal(p.mask.values[0].numpy(), v.numpy()) for v in p.mask.values)
+                 for p in pruned_weights(model)]}
+print("RESULT" + json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_shared_layer_under_mirrored_strategy_steps_once_per_optimizer_step():
+    import json
+    import os
+    import subprocess
+    import sys
+
+    here = os.path.dirname(__file__)
+    env = dict(os.environ, TF_USE_LEGACY_KERAS="1", CUDA_VISIBLE_DEVICES="-1",
+               PYTHONPATH=os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])))
+    done = subprocess.run([sys.executable, "-c", _MIRRORED], capture_output=True, text=True,
+                          env=env, timeout=900, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT")]
+    assert done.returncode == 0 and lines, done.stderr[-3000:]
+    result = json.loads(lines[-1][len("RESULT"):])
+    assert result["iterations"] == 12
+    assert set(result["steps"]) == {12}  # every replica's copy
+    assert result["updates"] and all(set(u) <= {4} for u in result["updates"])
+    assert all(result["equal"])

@@ -23,10 +23,6 @@ from tf_expander_pruning.pruning.recurrent import PrunedWeight, PruneRecurrent
 from tf_expander_pruning.pruning.recurrent_layers import PrunableBidirectional, is_recurrent_layer
 from tf_expander_pruning.pruning.roles import GATES, ROLES, check_roles
 
-# Transitional alias: the constraint layer imported the old private name; new code uses
-# `check_roles` (public, in pruning.roles).  Remove once no module uses it.
-_check_roles = check_roles
-
 __all__ = [
     "ROLES",
     "GATES",
