@@ -29,7 +29,6 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
 
-import resource  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -46,6 +45,10 @@ _CPU_TIMES = pytest.StashKey[list]()
 
 
 def _cpu_seconds() -> float:
+    try:
+        import resource  # POSIX only: elsewhere the children are not counted
+    except ImportError:
+        return time.process_time()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return time.process_time() + children.ru_utime + children.ru_stime
 

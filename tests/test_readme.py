@@ -48,3 +48,28 @@ def test_readme_fit_example(capsys):
     # the callback checked the graphs and every final weight graph is still Ramanujan or frozen
     assert namespace["constraint"].history
     assert not any(type(layer).__name__ == "PruneRecurrent" for layer in namespace["final"].layers)
+
+
+@pytest.mark.slow
+def test_readme_inspect_command_runs_on_the_demo_model(demo_run, capsys):
+    """The README's `tf-expander inspect` line, on the model `make demo` writes."""
+    import json
+
+    from tf_expander_pruning.graphs import summary_rows
+    from tf_expander_pruning.keras_compat import keras
+
+    from tf_expander_pruning.cli import main
+
+    (line,) = re.findall(r"^\.venv/bin/tf-expander (inspect .+)$", README.read_text(),
+                         flags=re.M)
+    args = line.replace("demo_output/pruned_model.keras", str(demo_run.model_path)).split()
+    assert main(args) == 0
+    assert "W_hh" in capsys.readouterr().out
+    assert main([*args, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    expected = summary_rows(keras.models.load_model(demo_run.model_path), per_gate=True)
+    assert [(r["layer"], r["role"], r["gate"]) for r in rows] == [
+        (r["layer"], r["role"], r["gate"]) for r in expected
+    ]
+    # --per-gate: one row per gate block of the demo's LSTM
+    assert {r["gate"] for r in rows if r["layer"] == "lstm"} == {"i", "f", "c", "o"}

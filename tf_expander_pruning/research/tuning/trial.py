@@ -67,6 +67,8 @@ def train_dense(hypermodel: ExpanderHyperModel, cell: str, units: int, x, y, *,
                   verbose=verbose, shuffle=True)
         hypermodel.dense_cache.put(key, model.get_weights())
     else:
+        if not model.built:  # no input_shape on the hypermodel: build from the data
+            model.build((None, *np.shape(x)[1:]))
         model.set_weights(weights)
     keras.utils.set_random_seed(hypermodel.seed + 1)
     return model
