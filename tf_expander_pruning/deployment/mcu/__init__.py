@@ -14,6 +14,7 @@ from tf_expander_pruning.deployment.mcu.program import (
     STACK_BYTES,
     McuError,
     McuRun,
+    compile_source,
     resource_dir,
     run_c_program,
 )
@@ -29,7 +30,7 @@ from tf_expander_pruning.deployment.mcu.toolchain import DEBIAN_PACKAGES, ensure
 
 __all__ = [
     "TARGETS", "Target", "get_target", "ensure_toolchain", "DEBIAN_PACKAGES",
-    "run_c_program", "McuRun", "McuError", "SectionSizes", "parse_link_map", "resource_dir",
-    "STACK_BYTES", "tflm_library", "TflmLibrary", "run_tflm", "TflmRun", "Streaming",
-    "DEFAULT_ARENA_BYTES",
+    "run_c_program", "compile_source", "McuRun", "McuError", "SectionSizes", "parse_link_map",
+    "resource_dir", "STACK_BYTES", "tflm_library", "TflmLibrary", "run_tflm", "TflmRun",
+    "Streaming", "DEFAULT_ARENA_BYTES",
 ]

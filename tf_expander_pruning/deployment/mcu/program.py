@@ -11,12 +11,13 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-from tf_expander_pruning.core.validation import check_real
+from tf_expander_pruning.core.validation import check_flag, check_real
 from tf_expander_pruning.deployment.mcu.linkmap import SectionSizes, parse_link_map
 from tf_expander_pruning.deployment.mcu.targets import Target, get_target
 from tf_expander_pruning.deployment.mcu.toolchain import ensure_toolchain, qemu, tool
 
-__all__ = ["McuRun", "McuError", "run_c_program", "resource_dir", "STACK_BYTES"]
+__all__ = ["McuRun", "McuError", "run_c_program", "compile_source", "compile_flags", "resource_dir",
+           "STACK_BYTES"]
 
 #: RAM kept free for the stack (the linker refuses an image whose static data leaves less).
 STACK_BYTES = 4096
@@ -106,6 +107,37 @@ def _linker_script(target: Target, directory: Path) -> Path:
     return path
 
 
+def _defines(target: Target) -> list[str]:
+    per_tick = target.instructions_per_tick
+    return [f"-DTEP_INSTR_PER_TICK_NUM={per_tick.numerator}ull",
+            f"-DTEP_INSTR_PER_TICK_DEN={per_tick.denominator}ull"]
+
+
+def compile_flags(target: str, *, cxx: bool = False) -> list[str]:
+    """The flags every source gets for ``target`` before the caller's own (no include paths)."""
+    spec = get_target(target)
+    language = list(_CXX_FLAGS) if cxx else ["-std=gnu11"]
+    return [*spec.cflags, *language, *_COMMON_FLAGS, "-O2", *_defines(spec)]
+
+
+def compile_source(source: str | os.PathLike, output: str | os.PathLike, *, target: str,
+                   include_dirs=(), cflags=(), timeout: float = 600) -> Path:
+    """Compile one C (``.c``) or C++ (``.cc``/``.cpp``) file for ``target`` into ``output``.
+
+    Same flags as :func:`run_c_program` (``tep_mcu.h`` is on the include path), so an object
+    compiled once can be cached and passed to it through ``libraries``.
+    """
+    spec, source = get_target(target), Path(source)
+    is_cxx = source.suffix in _CXX_SUFFIXES
+    if not is_cxx and source.suffix not in _C_SUFFIXES:
+        raise ValueError(f"`source` {source} must end in .c, .cc, .cpp or .cxx.")
+    includes = [f"-I{source.parent}", f"-I{resource_dir()}"] + [f"-I{d}" for d in include_dirs]
+    cmd = [tool("g++" if is_cxx else "gcc"), *compile_flags(spec.name, cxx=is_cxx), *includes,
+           *cflags, "-c", str(source), "-o", str(output)]
+    _run(cmd, f"Compiling {source.name} for {spec.name}", timeout, source.parent)
+    return Path(output)
+
+
 def _compile_all(sources: dict[str, str], target: Target, directory: Path, include_dirs,
                  cflags, timeout: float) -> tuple[list[Path], bool]:
     """Write every source, compile the C/C++ ones; returns the objects and whether C++ is used."""
@@ -114,26 +146,16 @@ def _compile_all(sources: dict[str, str], target: Target, directory: Path, inclu
             raise ValueError(f"`sources` key {name!r} must be a plain file name not starting "
                              "with 'tep_mcu' (the harness's own files).")
         (directory / name).write_text(text)
-    shutil.copy(resource_dir() / "tep_mcu.h", directory / "tep_mcu.h")
     shutil.copy(resource_dir() / "tep_mcu.c", directory / "tep_mcu.c")
-    per_tick = target.instructions_per_tick
-    defines = [f"-DTEP_INSTR_PER_TICK_NUM={per_tick.numerator}ull",
-               f"-DTEP_INSTR_PER_TICK_DEN={per_tick.denominator}ull"]
-    includes = [f"-I{directory}"] + [f"-I{d}" for d in include_dirs]
     objects, cxx = [], False
     for name in [*sources, "tep_mcu.c"]:
         suffix = Path(name).suffix
         if suffix not in _C_SUFFIXES + _CXX_SUFFIXES:
             continue  # headers and data files are only written
-        is_cxx = suffix in _CXX_SUFFIXES
-        cxx |= is_cxx
-        compiler = tool("g++" if is_cxx else "gcc")
-        language = list(_CXX_FLAGS) if is_cxx else ["-std=gnu11"]
-        obj = directory / (Path(name).stem + ".o")
-        cmd = [compiler, *target.cflags, *language, *_COMMON_FLAGS, "-O2", *defines, *includes,
-               *cflags, "-c", str(directory / name), "-o", str(obj)]
-        _run(cmd, f"Compiling {name} for {target.name}", timeout, directory)
-        objects.append(obj)
+        cxx |= suffix in _CXX_SUFFIXES
+        objects.append(compile_source(directory / name, directory / (Path(name).stem + ".o"),
+                                      target=target.name, include_dirs=include_dirs,
+                                      cflags=cflags, timeout=timeout))
     return objects, cxx
 
 
@@ -182,7 +204,7 @@ def _run_qemu(elf: Path, target: Target, timeout: float, directory: Path) -> str
 
 def run_c_program(sources: dict[str, str], *, target: str, main: str = "main.c",
                   include_dirs=(), libraries=(), cflags=(), timeout: float = 120,
-                  build_dir: str | os.PathLike | None = None) -> McuRun:
+                  build_dir: str | os.PathLike | None = None, cxx: bool = False) -> McuRun:
     """Compile ``sources`` (file name -> text) for ``target``, link a bare-metal image, run it.
 
     The program includes ``tep_mcu.h`` (SysTick instruction counter, semihosting printf) and its
@@ -190,7 +212,8 @@ def run_c_program(sources: dict[str, str], *, target: str, main: str = "main.c",
     :class:`McuError`.  ``main`` names the source that defines ``main()`` (it must be a key of
     ``sources``).  Compiled with the target's flags, ``-O2 -ffunction-sections -fdata-sections``
     then ``cflags`` (so ``cflags=("-Os",)`` wins), linked with ``--specs=rdimon.specs
-    -nostartfiles --gc-sections`` against ``libraries`` (paths of ``.a`` files), and run as
+    -nostartfiles --gc-sections`` against ``libraries`` (paths of ``.a`` archives or of objects
+    from :func:`compile_source`; pass ``cxx=True`` if one of them is C++), and run as
     ``qemu-system-arm -M <machine> -semihosting -icount shift=0``.
     """
     if not isinstance(sources, dict) or not sources:
@@ -198,6 +221,7 @@ def run_c_program(sources: dict[str, str], *, target: str, main: str = "main.c",
     if main not in sources:
         raise ValueError(f"`main`={main!r} must be one of the `sources` keys {sorted(sources)}.")
     check_real(timeout, "timeout", minimum=0, open_interval=True)
+    check_flag(cxx, "cxx")
     spec = get_target(target)
     ensure_toolchain()
     tmp = None
@@ -208,8 +232,8 @@ def run_c_program(sources: dict[str, str], *, target: str, main: str = "main.c",
         directory = Path(build_dir)
         directory.mkdir(parents=True, exist_ok=True)
     try:
-        objects, cxx = _compile_all(sources, spec, directory, include_dirs, cflags, timeout)
-        elf, link_map = _link(objects, cxx, spec, directory, libraries, timeout)
+        objects, has_cxx = _compile_all(sources, spec, directory, include_dirs, cflags, timeout)
+        elf, link_map = _link(objects, cxx or has_cxx, spec, directory, libraries, timeout)
         text, data, bss, symbols = _sizes(elf, timeout, directory)
         per_object = parse_link_map(link_map.read_text())
         stdout = _run_qemu(elf, spec, timeout, directory)

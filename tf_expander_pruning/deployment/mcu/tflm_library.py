@@ -105,7 +105,7 @@ def _progress(build_dir: Path, total: int, stop: threading.Event, label: str) ->
     start = time.monotonic()
     while not stop.wait(15):
         done = sum(1 for _ in build_dir.rglob("*.o")) if build_dir.exists() else 0
-        print(f"[tep-mcu] building TFLM ({label}): {done}/{total} objects, "
+        print(f"[tep-mcu] building TFLM ({label}): {done} objects of about {total}, "
               f"{time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)
 
 

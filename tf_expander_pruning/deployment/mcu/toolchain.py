@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 
 __all__ = ["DEBIAN_PACKAGES", "ensure_toolchain", "tool", "qemu"]
 
@@ -21,22 +22,22 @@ def _install_hint(missing: list[str]) -> str:
             f"{', '.join(missing)}.")
 
 
-def _newlib_present() -> bool:
-    import subprocess
-
-    gcc = shutil.which("arm-none-eabi-gcc")
-    if gcc is None:
+def _library_present(compiler: str, name: str) -> bool:
+    path = shutil.which(compiler)
+    if path is None:
         return False
-    out = subprocess.run([gcc, "-print-file-name=rdimon.specs"], capture_output=True, text=True)
-    name = out.stdout.strip()
-    return name not in ("", "rdimon.specs")  # gcc echoes the bare name when it is not found
+    out = subprocess.run([path, f"-print-file-name={name}"], capture_output=True, text=True)
+    return out.stdout.strip() not in ("", name)  # gcc echoes the bare name when it is not found
 
 
 def ensure_toolchain() -> None:
     """Raise ``RuntimeError`` naming the Debian packages to install if a tool is missing."""
     missing = sorted({pkg for prog, pkg in _PROGRAMS.items() if shutil.which(prog) is None})
-    if "gcc-arm-none-eabi" not in missing and not _newlib_present():
-        missing += ["libnewlib-arm-none-eabi", "libstdc++-arm-none-eabi-newlib"]
+    if "gcc-arm-none-eabi" not in missing:
+        if not _library_present("arm-none-eabi-gcc", "rdimon.specs"):
+            missing.append("libnewlib-arm-none-eabi")
+        if not _library_present("arm-none-eabi-g++", "libstdc++.a"):
+            missing.append("libstdc++-arm-none-eabi-newlib")
     if missing:
         raise RuntimeError("The Cortex-M toolchain is incomplete. " + _install_hint(missing))
 

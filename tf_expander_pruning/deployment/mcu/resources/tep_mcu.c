@@ -67,6 +67,8 @@ void tep_fault_handler(void) {
 /* newlib's __libc_init_array calls these; -nostartfiles drops crti.o, which would define them. */
 __attribute__((weak)) void _init(void) {}
 __attribute__((weak)) void _fini(void) {}
+/* C++ static objects register their destructors against this (normally from crtbegin.o). */
+__attribute__((weak)) void *__dso_handle = &__dso_handle;
 
 void tep_reset_handler(void) {
     uint32_t *src = &_sidata, *dst = &_sdata;
