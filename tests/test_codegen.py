@@ -95,7 +95,7 @@ def test_int8_c_close_to_keras(case, inputs):
 
 
 @pytest.mark.parametrize("quantization", ["float32", "int8"])
-@pytest.mark.parametrize("sparse_format", ["dense", "csr", "bcsr"])
+@pytest.mark.parametrize("sparse_format", ["dense", "csr", "bcsr", "bitmap"])
 def test_every_storage_format_runs_correctly(sparse_format, quantization):
     """Force each format on every matrix (8-wide inputs so 1x4 blocks apply everywhere)."""
     keras.utils.set_random_seed(2)
@@ -246,7 +246,16 @@ def test_auto_format_picks_the_smallest():
     nnz = int((np.round(sparse_m / p.scales[:, None]) != 0).sum())
     # values (1 B) + uint8 column indices + uint16 row pointers
     assert p.weight_bytes == p.candidate_bytes["csr"] == 2 * nnz + 2 * 129
-    assert p.weight_bytes == min(p.candidate_bytes.values())
+    # At 10 % density bitmap (slower to decode) is not a candidate for auto, even if smaller.
+    assert p.weight_bytes == min(v for f, v in p.candidate_bytes.items() if f != "bitmap")
+    assert p.candidate_bytes["bitmap"] == nnz + 128 * 64 // 8
+    half = _sparse_matrix(128, 64, 0.5, seed=4)  # at 50 %: one bit per weight beats indices
+    packed = codegen.pack_matrix(half, "int8")
+    assert packed.format == "bitmap" and packed.indptr is None
+    assert packed.weight_bytes == packed.candidate_bytes["bitmap"] == min(
+        packed.candidate_bytes.values())
+    q = np.round(half / packed.scales[:, None])
+    np.testing.assert_array_equal(np.round(packed.dense() / packed.scales[:, None]), q)
     block_m = np.kron(_sparse_matrix(64, 16, 0.15, seed=2), np.ones((1, 4), np.float32))
     assert codegen.pack_matrix(block_m, "float32").format == "bcsr"
 
@@ -412,5 +421,6 @@ def test_cli_codegen_writes_and_verifies(tmp_path, capsys):
     assert status == 0
     assert (out / "digits_net.h").exists() and (out / "digits_net.c").exists()
     report = json.loads(printed[printed.index("{"):])
-    assert report["max_abs_diff"] <= 1e-4 and report["samples"] == 450 and report["target"] == "host"
+    assert report["max_abs_diff"] <= 1e-4 and report["samples"] == 450
+    assert report["target"] == "host"
     assert cli.main(["codegen", str(tmp_path / "missing.keras"), "--out", str(out)]) == 1

@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="directory for NAME.h and NAME.c")
     parser.add_argument("--quantization", default="int8", choices=("int8", "float32"))
     parser.add_argument("--name", default="model", help="C identifier prefix (default: model)")
-    parser.add_argument("--format", default="auto", choices=("auto", "dense", "csr", "bcsr"),
+    parser.add_argument("--format", default="auto",
+                        choices=("auto", "dense", "csr", "bcsr", "bitmap"),
                         help="weight storage: auto = smallest per matrix (default)")
     parser.add_argument("--max-steps", type=int, default=None,
                         help="longest sequence (only needed for Bidirectional models whose "

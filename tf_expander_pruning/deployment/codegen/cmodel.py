@@ -76,11 +76,11 @@ class CModel:
             f"{self.name}: {kind}, flash {self.flash_bytes} B "
             f"(weights+indices {self.weight_bytes} B), static RAM {self.ram_bytes} B",
             f"  {'matrix':<18}{'layer':<16}{'shape':>10}{'sparsity':>10}{'format':>7}"
-            f"{'bytes':>8}  (dense / csr / bcsr)",
+            f"{'bytes':>8}  (dense / csr / bcsr / bitmap)",
         ]
         for m in self.matrices:
             cands = " / ".join(str(m.candidate_bytes.get(f, MISSING))
-                               for f in ("dense", "csr", "bcsr"))
+                               for f in ("dense", "csr", "bcsr", "bitmap"))
             lines.append(
                 f"  {m.name:<18}{m.layer[:15]:<16}{f'{m.rows}x{m.cols}':>10}"
                 f"{m.sparsity:>10.1%}{m.format:>7}{m.weight_bytes:>8}  ({cands})"
@@ -128,7 +128,8 @@ def to_c(
         quantization: ``"int8"`` (per-row weight scales, int32 accumulation) or ``"float32"``.
         name: C identifier prefix; files are ``NAME.h``/``NAME.c``; entry points
             ``NAME_predict``, ``NAME_reset`` and (without Bidirectional) ``NAME_step``.
-        sparse_format: ``"auto"`` (smallest per matrix) or force ``"dense"``, ``"csr"``, ``"bcsr"``.
+        sparse_format: ``"auto"`` (smallest per matrix) or force ``"dense"``, ``"csr"``,
+            ``"bcsr"`` or ``"bitmap"``.
         max_steps: longest sequence, needed only for sequence buffers around Bidirectional
             layers; defaults to the model's fixed time dimension.
         integer_only: no floating-point operation in the C (for cores without an FPU):

@@ -117,6 +117,7 @@ class Emitter:
         out = {"m": m, "val": self.const(f"{m.name}_val", m.values)}
         if m.indices is not None:
             out["idx"] = self.const(f"{m.name}_idx", m.indices)
+        if m.indptr is not None:
             out["ptr"] = self.const(f"{m.name}_ptr", m.indptr)
         if self.integer:
             scale = m.scales.astype(np.float64)
@@ -139,11 +140,10 @@ class Emitter:
         key = kernels.kernel_key(m.format, mode, itype, ptype)
         self.kernels.add(key)
         args = [str(m.rows)]
-        if m.format == "dense":
+        if m.format in ("dense", "bitmap"):
             args.append(str(m.cols))
         args.append(arrays["val"])
-        if m.format != "dense":
-            args += [arrays["idx"], arrays["ptr"]]
+        args += [arrays[k] for k in ("idx", "ptr") if k in arrays]
         if self.integer:
             args += [arrays["mult"], arrays["shift"], x, xs]
         elif self.mode == "int8":

@@ -16,9 +16,12 @@ from tf_expander_pruning.core.validation import check_choice
 __all__ = ["PackedMatrix", "pack_matrix", "index_dtype", "quantize_multiplier", "C_TYPES",
            "BLOCK", "FORMATS", "QUANTIZATIONS"]
 
-FORMATS = ("auto", "dense", "csr", "bcsr")
+FORMATS = ("auto", "dense", "csr", "bcsr", "bitmap")
 QUANTIZATIONS = ("int8", "float32")
 BLOCK = 4  # blocked CSR: 1 x 4 blocks of consecutive input columns
+#: ``auto`` takes ``bitmap`` only at this density or above: it decodes more slowly per nonzero
+#: than CSR, and below this density CSR is nearly as small.
+BITMAP_MIN_DENSITY = 0.3
 
 
 def index_dtype(max_value: int) -> np.dtype:
@@ -47,7 +50,9 @@ class PackedMatrix:
     ``y[r] += sum_c M[r, c] x[c]`` row by row).  ``format`` is ``dense`` (values row-major),
     ``csr`` (``values[nnz]``, column ``indices[nnz]``, row pointers ``indptr[rows + 1]``) or
     ``bcsr`` (1x4 blocks: ``values[nblocks * 4]``, block column ``indices[nblocks]`` = first
-    column / 4, ``indptr[rows + 1]`` counting blocks).
+    column / 4, ``indptr[rows + 1]`` counting blocks) or ``bitmap`` (``values[nnz]`` row-major and
+    ``indices`` = one bit per element, ``ceil(cols / 8)`` bytes per row, bit ``c % 8`` of byte
+    ``c / 8`` for column ``c``; no row pointers: the kernel walks the values in order).
     """
 
     name: str
@@ -67,8 +72,8 @@ class PackedMatrix:
     def weight_bytes(self) -> int:
         """Bytes of values + indices + row pointers (what the format choice minimises)."""
         total = self.values.nbytes
-        if self.indices is not None:
-            total += self.indices.nbytes + self.indptr.nbytes
+        for extra in (self.indices, self.indptr):
+            total += 0 if extra is None else extra.nbytes
         return total
 
     @property
@@ -85,6 +90,11 @@ class PackedMatrix:
         values = self.values.astype(np.float64)
         if self.format == "dense":
             out = values.reshape(self.rows, self.cols)
+        elif self.format == "bitmap":
+            bits = np.unpackbits(self.indices.reshape(self.rows, -1), axis=1, bitorder="little")
+            mask = bits[:, : self.cols].astype(bool)
+            out = np.zeros((self.rows, self.cols))
+            out[mask] = values
         else:
             out = np.zeros((self.rows, self.cols))
             width = 1 if self.format == "csr" else BLOCK
@@ -116,7 +126,39 @@ def format_sizes(data: np.ndarray) -> dict:
             + nblocks * index_dtype(cols // BLOCK - 1).itemsize
             + (rows + 1) * index_dtype(nblocks).itemsize
         )
+    sizes["bitmap"] = nnz * item + rows * ((cols + 7) // 8)
     return sizes
+
+
+def _choose(sizes: dict, sparse_format: str, density: float) -> str:
+    if sparse_format == "auto":
+        options = ["dense", "csr", "bcsr"] + (["bitmap"] if density >= BITMAP_MIN_DENSITY else [])
+        return min(options, key=lambda f: sizes.get(f, np.inf))
+    if sparse_format == "bcsr" and "bcsr" not in sizes:
+        return "csr"
+    return sparse_format
+
+
+def _pack(data: np.ndarray, fmt: str):
+    """``(values, indices, indptr)`` of ``data`` in format ``fmt``."""
+    rows, cols = data.shape
+    nz = data != 0
+    if fmt == "dense":
+        return data.reshape(-1).copy(), None, None
+    if fmt == "bitmap":
+        bits = np.packbits(nz, axis=1, bitorder="little").reshape(-1)
+        return data[nz], bits.astype(np.uint8), None
+    if fmt == "csr":
+        counts = nz.sum(axis=1)
+        r_idx, c_idx = np.nonzero(nz)  # row-major order, as CSR needs
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(index_dtype(int(counts.sum())))
+        return data[r_idx, c_idx], c_idx.astype(index_dtype(cols - 1)), indptr
+    blocks = data.reshape(rows, cols // BLOCK, BLOCK)
+    bnz = nz.reshape(rows, cols // BLOCK, BLOCK).any(axis=2)
+    r_idx, b_idx = np.nonzero(bnz)
+    indptr = np.concatenate([[0], np.cumsum(bnz.sum(axis=1))]).astype(index_dtype(len(b_idx)))
+    return (blocks[r_idx, b_idx].reshape(-1), b_idx.astype(index_dtype(cols // BLOCK - 1)),
+            indptr)
 
 
 def pack_matrix(
@@ -131,7 +173,8 @@ def pack_matrix(
     """Quantise (optionally) and compress one C-oriented matrix ``(rows=out, cols=in)``.
 
     ``sparse_format="auto"`` picks the format with the fewest bytes of values + indices + row
-    pointers (ties go to dense, the fastest); ``"dense"``, ``"csr"`` or ``"bcsr"`` force one
+    pointers (ties go to dense, the fastest; ``bitmap`` only at a density of at least
+    :data:`BITMAP_MIN_DENSITY`); ``"dense"``, ``"csr"``, ``"bcsr"`` or ``"bitmap"`` force one
     (``bcsr`` falls back to ``csr`` when ``cols`` is not a multiple of 4).
     For int8 each row r gets ``scale[r] = max|M[r]| / 127`` and ``q = round(M / scale[r])``;
     weights that round to 0 are dropped from the sparse formats (they contribute nothing).
@@ -148,32 +191,9 @@ def pack_matrix(
     else:
         data = m
     sizes = format_sizes(data)
-    if sparse_format == "auto":
-        fmt = min(("dense", "csr", "bcsr"), key=lambda f: sizes.get(f, np.inf))
-    elif sparse_format == "bcsr" and "bcsr" not in sizes:
-        fmt = "csr"
-    else:
-        fmt = sparse_format
-    nz = data != 0
-    if fmt == "dense":
-        values, indices, indptr = data.reshape(-1).copy(), None, None
-        nnz = int(nz.sum())
-    elif fmt == "csr":
-        counts = nz.sum(axis=1)
-        nnz = int(counts.sum())
-        r_idx, c_idx = np.nonzero(nz)  # row-major order, as CSR needs
-        values = data[r_idx, c_idx]
-        indices = c_idx.astype(index_dtype(cols - 1))
-        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(index_dtype(nnz))
-    else:
-        blocks = data.reshape(rows, cols // BLOCK, BLOCK)
-        bnz = nz.reshape(rows, cols // BLOCK, BLOCK).any(axis=2)
-        r_idx, b_idx = np.nonzero(bnz)
-        values = blocks[r_idx, b_idx].reshape(-1)
-        indices = b_idx.astype(index_dtype(cols // BLOCK - 1))
-        nblocks = len(b_idx)
-        indptr = np.concatenate([[0], np.cumsum(bnz.sum(axis=1))]).astype(index_dtype(nblocks))
-        nnz = int(nz.sum())
+    nnz = int((data != 0).sum())
+    fmt = _choose(sizes, sparse_format, nnz / float(rows * cols))
+    values, indices, indptr = _pack(data, fmt)
     return PackedMatrix(
         name=name,
         layer=layer,
