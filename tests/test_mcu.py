@@ -295,8 +295,8 @@ def test_tflm_on_m4_equals_the_python_runtime_bit_for_bit(int8_models, name, ker
     assert 5_000 < run.code_bytes < 120_000  # TFLM's own text only, not libc or the model
     assert 0 < run.arena_bytes < 64_000
     assert len(run.instructions) == len(x) and run.instructions_per_inference > 1000
-    if name == "dense":  # no data-dependent branches in int8 FC: same count for every sample
-        assert max(run.instructions) - min(run.instructions) <= 40
+    # Fixed shapes: the work per sample is fixed up to clamping branches (within 1 %).
+    assert max(run.instructions) - min(run.instructions) <= 0.01 * run.instructions_per_inference
 
 
 @BUILDS_TFLM

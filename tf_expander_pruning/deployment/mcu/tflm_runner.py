@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -172,6 +173,8 @@ def _harness_object(library: TflmLibrary, info: ModelInfo, target: str) -> Path:
     if obj.is_file():
         return obj
     cache.mkdir(exist_ok=True)
+    print(f"[tep-mcu] compiling the TFLM harness for {', '.join(info.ops)} once (about a "
+          "minute; cached)", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="tep_harness_", dir=cache) as tmp:
         (Path(tmp) / "tep_tflm_ops.h").write_text(ops)
         (Path(tmp) / "tep_tflm_harness.cc").write_text(harness)
