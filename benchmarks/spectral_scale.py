@@ -15,23 +15,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
-import os
-import sys
 import time
 import tracemalloc
 
 import numpy as np
 import scipy.sparse
 
-# Load the module file directly: the package's __init__ pulls in TensorFlow, which this
-# NumPy/SciPy-only benchmark does not need (and whose import would dominate its run time).
-_SPEC = importlib.util.spec_from_file_location(
-    "spectral", os.path.join(os.path.dirname(__file__), "..", "tf_expander_pruning", "spectral.py")
-)
-spectral = importlib.util.module_from_spec(_SPEC)
-sys.modules["spectral"] = spectral  # dataclasses look their module up there
-_SPEC.loader.exec_module(spectral)
+# The package root is lazy: this imports NumPy and SciPy only, never TensorFlow.
+from tf_expander_pruning import spectral
 
 SHAPES = [(256, 1024), (512, 2048), (1024, 4096), (2048, 8192), (4096, 16384)]
 

@@ -74,3 +74,23 @@ def test_console_script_runs(model, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "Delta_r" in result.stdout and "lstm" in result.stdout
+
+
+def test_inspect_weighted_gives_the_gap_and_no_verdict(model, tmp_path, capsys):
+    path = tmp_path / "model.keras"
+    model.save(path)
+    assert main(["inspect", str(path), "--weighted", "--json"]) == 0
+    rows = [row for row in json.loads(capsys.readouterr().out) if row["analysed"]]
+    found = graphs.weight_graphs(model)
+    assert len(rows) == len(found) == 4
+    for row, graph in zip(rows, found, strict=True):
+        values = np.abs(graph.weights.astype(np.float64)) * graph.mask
+        sigma = np.linalg.svd(values, compute_uv=False)
+        assert row["spectral_gap"] == pytest.approx(sigma[0] - sigma[1], rel=1e-9)
+        assert row["bound"] is None and row["delta_r"] is None and row["weighted"] is True
+        assert row["status"] == graphs.summary_rows(model, weighted=True)[0]["status"]
+        assert "no Ramanujan verdict" in row["status"]
+        assert row["components"] >= 1
+    assert main(["inspect", str(path), "--weighted"]) == 0
+    table = capsys.readouterr().out
+    assert "Gap" in table and "Delta_r" not in table and "Ramanujan:" not in table

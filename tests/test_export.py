@@ -18,6 +18,8 @@ import pytest
 from tf_expander_pruning.keras_compat import keras
 
 from tf_expander_pruning import datasets, export
+from tf_expander_pruning.deployment.export.children import run_child
+from tf_expander_pruning.deployment.export.preparation import has_pruning_wrappers
 
 KINDS = ("simplernn", "lstm", "gru", "bilstm", "stacked")
 UNITS = 32  # big enough that dynamic-range quantisation really quantises the weights
@@ -171,7 +173,7 @@ def test_float16_runs_in_litert_and_is_refused_by_tflm(zoo, kind):
 
 def test_child_abort_becomes_an_error_and_we_survive():
     with pytest.raises(export.ChildProcessCrash, match="SIGABRT") as info:
-        export._run_child("import os; os.abort()", what="A test step", hint="Fix: nothing.")
+        run_child("import os; os.abort()", what="A test step", hint="Fix: nothing.")
     assert "A test step" in str(info.value) and "Fix: nothing." in str(info.value)
     assert info.value.signal_name == "SIGABRT"
 
@@ -179,12 +181,12 @@ def test_child_abort_becomes_an_error_and_we_survive():
 def test_child_segfault_becomes_an_error_and_we_survive():
     source = "import ctypes; ctypes.string_at(0)"  # reads address 0: SIGSEGV
     with pytest.raises(export.ChildProcessCrash, match="SIGSEGV"):
-        export._run_child(source, what="Segfaulting step", hint="")
+        run_child(source, what="Segfaulting step", hint="")
 
 
 def test_child_exception_is_an_export_error():
     with pytest.raises(export.ExportError, match="boom"):
-        export._run_child("raise SystemExit('boom')", what="Failing step", hint="")
+        run_child("raise SystemExit('boom')", what="Failing step", hint="")
 
 
 @pytest.mark.slow
@@ -231,7 +233,7 @@ def test_strip_removes_wrappers_inside_nested_models():
     model = keras.Model(inputs, keras.layers.Dense(3)(inner(inputs)))
     stripped = export.strip(model)
     assert stripped is not model
-    assert not export._has_pruning_wrappers(stripped)
+    assert not has_pruning_wrappers(stripped)
     ops = export.list_ops(export.to_tflite(model))
     assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in ops
     assert not {"ASSIGN_VARIABLE", "VAR_HANDLE"} & set(ops), ops
@@ -286,6 +288,16 @@ def test_c_array_compiles_and_length_matches(small_flatbuffer, tmp_path):
     out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
     assert out == f"{len(small_flatbuffer)} 0 TFL3"
     assert header.name == "model_data.h"
+
+
+def test_cortex_m4_runtime_refuses_float_flatbuffers(small_flatbuffer):
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input(shape=(8, 8))
+    model = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.LSTM(8)(inputs)))
+    with pytest.raises(export.UnsupportedError, match="tflm-cortex-m4.*full-int8"):
+        export.verify(small_flatbuffer, model, np.zeros((2, 8, 8)), runtime="tflm-cortex-m4")
+    with pytest.raises(ValueError, match="runtime"):
+        export.verify(small_flatbuffer, model, np.zeros((2, 8, 8)), runtime="cortex-m4")
 
 
 def test_c_array_rejects_bad_names(small_flatbuffer):

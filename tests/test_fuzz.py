@@ -16,6 +16,7 @@ from unittest import mock
 import numpy as np
 import pytest
 import scipy.sparse
+import scipy.sparse.csgraph
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tf_expander_pruning.spectral import (
@@ -24,7 +25,7 @@ from tf_expander_pruning.spectral import (
     analyze,
 )
 
-from tf_expander_pruning import spectral
+from tf_expander_pruning.analysis.spectral import solvers
 
 DTYPES = (bool, np.int8, np.int32, np.float32, np.float64)
 FORMATS = ("dense", "csr", "csc", "coo", "lil", "dok", "csr_array")
@@ -60,6 +61,14 @@ def dense_reference(weights: np.ndarray, weighted: bool):
     return eigenvalues[0], (rest.max() if rest.size else 0.0), edges / m, edges / n, dropped
 
 
+def reference_components(weights: np.ndarray) -> int:
+    """Components of the full bipartite adjacency (scipy csgraph), isolated nodes not counted."""
+    b = scipy.sparse.csr_matrix(weights != 0, dtype=np.int8)
+    adjacency = scipy.sparse.bmat([[None, b], [b.T, None]], format="csr")
+    count, _ = scipy.sparse.csgraph.connected_components(adjacency, directed=False)
+    return count - int(np.count_nonzero(np.diff(adjacency.indptr) == 0))
+
+
 def assert_no_number_where_undefined(report):
     """Undefined quantities are None with a reason; defined ones are finite numbers."""
     for name, value in report.to_dict().items():
@@ -72,6 +81,13 @@ def assert_no_number_where_undefined(report):
         assert report.delta_s is None and report.spectral_gap is None
         assert all(value is None for value in gated)
         return
+    assert report.components >= 1
+    if report.weighted:
+        # A |w| spectrum gets its gap, never a verdict against the edge-counting bound.
+        assert all(value is None for value in gated) and report.delta_s is None
+        assert report.undefined_reason.startswith("weighted graph")
+        assert report.spectral_gap == pytest.approx(report.lambda1 - report.mu_hat)
+        return
     low = min(report.d_left, report.d_right) < MIN_AVERAGE_DEGREE
     if low:
         assert all(value is None for value in gated)
@@ -79,7 +95,8 @@ def assert_no_number_where_undefined(report):
     else:
         assert report.undefined_reason is None
         assert all(value is not None for value in gated)
-        assert report.is_ramanujan == (report.delta_r >= 0)
+        # Ramanujan: the bound holds and the graph is connected (docs/constraint.md).
+        assert report.is_ramanujan == (report.delta_r >= 0 and report.components == 1)
         assert report.delta_r_normalized == pytest.approx(report.delta_r / report.bound)
     if report.lambda1 < 1.0:  # sqrt(lambda_1 - 1) is not real
         assert report.delta_s is None
@@ -114,7 +131,7 @@ def solver_path(lanczos: bool):
     """Force the Lanczos solver where the Gram path would be taken (or leave the choice)."""
     if not lanczos:
         return contextlib.nullcontext()
-    return mock.patch.object(spectral, "_DENSE_GRAM_MAX_SIDE", 0)
+    return mock.patch.object(solvers, "DENSE_GRAM_MAX_SIDE", 0)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -136,7 +153,10 @@ def test_analyze_agrees_with_dense_eigendecomposition(case, lanczos):
     assert report.mu_hat == pytest.approx(mu_hat, rel=1e-7, abs=1e-7 * scale)
     assert report.d_left == pytest.approx(d_left) and report.d_right == pytest.approx(d_right)
     assert (report.dropped_left, report.dropped_right) == dropped
-    defined = d_left >= MIN_AVERAGE_DEGREE and d_right >= MIN_AVERAGE_DEGREE
+    assert report.components == reference_components(weights)
+    defined = (
+        d_left >= MIN_AVERAGE_DEGREE and d_right >= MIN_AVERAGE_DEGREE and not weighted
+    )
     assert (report.bound is not None) == defined
     if defined:
         bound = math.sqrt(d_left - 1) + math.sqrt(d_right - 1)

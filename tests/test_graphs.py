@@ -193,16 +193,6 @@ def test_unanalysable_layers_are_listed_not_analysed():
     assert "Custom" in rows[-1]["status"]
 
 
-def test_keras3_model_is_rejected_with_how_to():
-    import keras as keras3
-
-    model = keras3.Sequential([keras3.Input((T, F)), keras3.layers.LSTM(4)])
-    with pytest.raises(TypeError, match="tf_keras"):
-        graphs.weight_graphs(model)
-    with pytest.raises(TypeError, match="tf_keras"):
-        graphs.summary(model)
-
-
 def test_unbuilt_model_is_a_clear_error():
     model = keras.Sequential([L.LSTM(4)])
     with pytest.raises(ValueError, match="not built"):

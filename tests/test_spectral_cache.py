@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 import scipy.sparse
-from tf_expander_pruning.spectral import SpectralCache, analyze
+from tf_expander_pruning.spectral import SpectralCache, analyze, as_sparse_graph
 
-from tf_expander_pruning import spectral
+from tf_expander_pruning.analysis.spectral import solvers, warm
 
 # Most tests here are about the Lanczos warm start: the autouse fixture below forces that
 # path (300 x 700 would take the Gram path); tests named *gram* keep the solver's own choice.
@@ -51,20 +51,20 @@ def magnitude_masks(shape, steps, *, seed=0, start=0.5, rate=0.1, drop_rows=Fals
 @pytest.fixture(autouse=True)
 def lanczos_path(request, monkeypatch):
     if "gram" not in request.node.name:
-        monkeypatch.setattr(spectral, "_DENSE_GRAM_MAX_SIDE", 0)
+        monkeypatch.setattr(solvers, "DENSE_GRAM_MAX_SIDE", 0)
 
 
 @pytest.fixture
 def solver_calls(monkeypatch):
     """Count calls of the singular value solver behind analyze and SpectralCache."""
     calls = []
-    original = spectral._top_singular_values
+    original = solvers.solve
 
     def counting(matrix, k, v0, ncv):
         calls.append({"shape": matrix.shape, "warm": v0 is not None})
         return original(matrix, k, v0, ncv)
 
-    monkeypatch.setattr(spectral, "_top_singular_values", counting)
+    monkeypatch.setattr(solvers, "solve", counting)
     return calls
 
 
@@ -147,7 +147,7 @@ def test_vector_remap_keeps_node_identity():
     assert entry.side == "left" and entry.vector.shape == (SHAPE[0],)
     fewer = mask.copy()
     fewer[[0, 5, 17]] = False  # three input nodes become isolated
-    start = cache._warm_start(entry, spectral.as_sparse_graph(fewer))
+    start = warm.warm_start(entry, as_sparse_graph(fewer))
     keep = np.setdiff1d(np.arange(SHAPE[0]), [0, 5, 17])
     assert start.shape == (SHAPE[0] - 3,)
     # Up to the normalisation and the small random blend, it is the old vector at those nodes.

@@ -8,17 +8,10 @@ from tf_expander_pruning.graphs import weight_graphs
 from tf_expander_pruning.keras_compat import keras
 from tf_expander_pruning.schedules import GeometricSchedule
 
-from tf_expander_pruning import datasets, tuning
+from tf_expander_pruning import tuning
 from tf_expander_pruning.pruning import prune_rnn
 
 kt = pytest.importorskip("keras_tuner")
-
-
-@pytest.fixture(scope="module")
-def digits():
-    x, y = datasets.load("digits", "train")
-    x_val, y_val = datasets.load("digits", "test")
-    return x, y, x_val, y_val
 
 
 def _accuracy(model, x, y) -> float:
@@ -26,8 +19,8 @@ def _accuracy(model, x, y) -> float:
 
 
 @pytest.mark.slow
-def test_search_returns_a_model_that_meets_the_constraint(digits, tmp_path):
-    x, y, x_val, y_val = digits
+def test_search_returns_a_model_that_meets_the_constraint(digits_data, tmp_path):
+    x, y, x_val, y_val = digits_data
     tolerance = 0.05
     result = tuning.search(
         x, y, x_val, y_val, max_trials=3, tolerance=tolerance, tuner="random",
@@ -87,9 +80,9 @@ def test_search_returns_a_model_that_meets_the_constraint(digits, tmp_path):
     assert len(open(csv_path).read().strip().splitlines()) == 4
 
 
-def test_measure_flags_a_graph_that_is_not_ramanujan(digits):
+def test_measure_flags_a_graph_that_is_not_ramanujan(digits_data):
     """The constraint side can fail: two disjoint blocks have no spectral gap."""
-    x, y, x_val, y_val = digits
+    x, y, x_val, y_val = digits_data
     hypermodel = tuning.ExpanderHyperModel(units=(8,), cells=("simplernn",), input_shape=(8, 8),
                                            num_classes=10, tolerance=0.5)
     dense = hypermodel.dense_model("simplernn", 8)
@@ -147,14 +140,14 @@ def test_search_space_and_penalty():
         ({"hypermodel": object()}, TypeError, "ExpanderHyperModel"),
     ],
 )
-def test_search_rejects_bad_arguments(digits, kwargs, error, match):
-    x, y, x_val, y_val = digits
+def test_search_rejects_bad_arguments(digits_data, kwargs, error, match):
+    x, y, x_val, y_val = digits_data
     with pytest.raises(error, match=match):
         tuning.search(x, y, x_val, y_val, **kwargs)
 
 
-def test_search_rejects_bad_data(digits):
-    x, y, x_val, y_val = digits
+def test_search_rejects_bad_data(digits_data):
+    x, y, x_val, y_val = digits_data
     with pytest.raises(ValueError, match="samples, time, features"):
         tuning.search(x.reshape(len(x), -1), y, x_val, y_val)
     with pytest.raises(ValueError, match="labels"):
@@ -179,3 +172,74 @@ def test_tuners_need_the_expander_hypermodel(tmp_path):
     hypermodel = tuning.ExpanderHyperModel(units=(8,))
     with pytest.raises(ValueError, match="validation_data"):
         hypermodel.train(kt.HyperParameters(), np.zeros((4, 8, 8)), np.zeros(4, int), None)
+
+
+def test_dense_phase_is_trained_once_per_cell_and_units(digits_data, monkeypatch):
+    """Trials (and the reference) of one (cell, units) share one trained dense model."""
+    from tf_expander_pruning.research.tuning import trial
+
+    x, y = digits_data[0][:96], digits_data[1][:96]
+    settings = dict(units=(4,), cells=("gru",), input_shape=(8, 8), num_classes=10,
+                    dense_epochs=1, batch_size=32)
+    hypermodel = tuning.ExpanderHyperModel(**settings)
+    first = trial.train_dense(hypermodel, "gru", 4, x, y)
+    assert len(hypermodel.dense_cache) == 1
+
+    # The same training again comes from the cache: fit is not called.
+    with monkeypatch.context() as patch:
+        patch.setattr(keras.Model, "fit", lambda *a, **k: pytest.fail("dense model retrained"))
+        second = trial.train_dense(hypermodel, "gru", 4, x, y)
+    assert second is not first and len(hypermodel.dense_cache) == 1
+    for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+    # What is cached is what training gives: a new hypermodel trains the same weights.
+    fresh = trial.train_dense(tuning.ExpanderHyperModel(**settings), "gru", 4, x, y)
+    for a, b in zip(fresh.get_weights(), first.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+    # Other data or other dense settings train afresh.
+    trial.train_dense(hypermodel, "gru", 4, x[:64], y[:64])
+    hypermodel.dense_epochs = 2
+    trial.train_dense(hypermodel, "gru", 4, x, y)
+    assert len(hypermodel.dense_cache) == 3
+
+
+def _ramanujan_by_hand(mask: np.ndarray) -> bool:
+    """Delta_r >= 0 from the definition: drop isolated nodes, average degrees, sigma_2 by SVD."""
+    graph = mask[mask.any(axis=1)][:, mask.any(axis=0)].astype(np.float64)
+    edges = graph.sum()
+    d_left, d_right = edges / graph.shape[0], edges / graph.shape[1]
+    if d_left < 3 or d_right < 3:
+        return False  # undefined bound: the tuner counts it as not Ramanujan
+    sigma = np.linalg.svd(graph, compute_uv=False)
+    return bool(np.sqrt(d_left - 1) + np.sqrt(d_right - 1) - sigma[1] >= 0)
+
+
+@pytest.mark.slow
+def test_measure_agrees_with_an_independent_count(pruned_digits, digits_data):
+    """measure() on a really trained, constraint-pruned LSTM against counts made by hand."""
+    shared = pruned_digits("lstm")
+    x_val, y_val = digits_data[2], digits_data[3]
+    hypermodel = tuning.ExpanderHyperModel(units=(16,), cells=("lstm",), input_shape=(8, 8),
+                                           num_classes=10, tolerance=0.05)
+    metrics = hypermodel.measure(shared.pruned, x_val, y_val, baseline=shared.dense_accuracy,
+                                 per_gate=True)
+
+    weights = shared.stripped.get_weights()
+    assert metrics["nonzero_params"] == sum(int(np.count_nonzero(w)) for w in weights)
+    assert metrics["total_params"] == shared.stripped.count_params()
+    kernel, recurrent = shared.stripped.get_layer("lstm").get_weights()[:2]
+    assert metrics["recurrent_params"] == kernel.size + recurrent.size
+    kept = int(np.count_nonzero(kernel) + np.count_nonzero(recurrent))
+    assert metrics["nonzero_recurrent"] == kept < kernel.size + recurrent.size  # really pruned
+    logits = shared.stripped.predict(x_val, verbose=0)
+    assert metrics["val_accuracy"] == pytest.approx(np.mean(logits.argmax(-1) == y_val), abs=1e-9)
+    assert metrics["val_accuracy"] == pytest.approx(shared.pruned_accuracy, abs=1e-9)
+
+    # Every gate block (16 columns) of both pruned matrices, checked from the definition.
+    verdicts = [_ramanujan_by_hand(matrix[:, g * 16:(g + 1) * 16] != 0)
+                for matrix in (kernel, recurrent) for g in range(4)]
+    assert metrics["all_ramanujan"] == float(all(verdicts))
+    within = metrics["val_accuracy"] >= shared.dense_accuracy - 0.05 - 1e-9
+    assert metrics["feasible"] == float(all(verdicts) and within)

@@ -63,6 +63,8 @@ def __getattr__(name: str):
     if name in _NAMES:
         module = _importlib.import_module(f"{__name__}.{_NAMES[name]}")
         value = getattr(module, name)
+        if name == "keras":  # whoever takes our Keras may load a saved pruned model next
+            _importlib.import_module(f"{__name__}.pruning")
     elif name in _aliases.ALIASES or name in ("core", "analysis", "pruning", "constraint",
                                              "deployment", "research", "cli"):
         value = _importlib.import_module(f"{__name__}.{name}")

@@ -1,6 +1,11 @@
 """Constraint layer: the ``RamanujanConstraint`` Keras callback that freezes a layer's sparsity.
 
-Imports the pruning and analysis layers and ``core``, never deployment or research.
+A package of small pieces wired by :mod:`.callback`: :mod:`.criterion` (the spectral test),
+:mod:`.watcher` (which masks changed), :mod:`.runner` (analysis, multi-worker reduction),
+:mod:`.guard` (the validation guard), :mod:`.stages` (the two tests), :mod:`.policy` (freeze,
+roll back, keep frozen across weight restores), :mod:`.sinks` (log, CSV, TensorBoard),
+:mod:`.report` (results and summary).  Imports the pruning and analysis layers and ``core``,
+never deployment or research.
 """
 
 from tf_expander_pruning.constraint.callback import (  # noqa: F401

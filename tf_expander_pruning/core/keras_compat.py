@@ -17,13 +17,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
+from tf_expander_pruning.core.layers import keras_generation  # noqa: E402
+
 __all__ = ["tf", "keras", "tfmot", "check_model", "check_layer", "KERAS3_HINT"]
 
 KERAS3_HINT = (
     "tf_expander_pruning works with Keras 2 models (the `tf_keras` package), because "
     "TensorFlow Model Optimization does. Build the model with `import tf_keras as keras` "
     "(or `from tf_expander_pruning import keras`), or set the environment variable "
-    "TF_USE_LEGACY_KERAS=1 before TensorFlow is first imported and use `tf.keras`."
+    "TF_USE_LEGACY_KERAS=1 before TensorFlow is first imported and use `tf.keras`. "
+    "(Analysis alone, `weight_graphs`, `summary` and `tf-expander inspect`, reads Keras 3 "
+    "models as they are.)"
 )
 
 
@@ -43,16 +47,11 @@ class _LazyTfmot:
 tfmot = _LazyTfmot()
 
 
-def _is_keras3_object(obj) -> bool:
-    module = type(obj).__module__ or ""
-    return module == "keras" or module.startswith(("keras.", "keras.src"))
-
-
 def check_model(model: Any, argument: str = "model") -> keras.Model:
     """Return ``model`` if it is a tf_keras model; raise a helpful ``TypeError`` otherwise."""
     if isinstance(model, keras.Model):
         return model
-    if _is_keras3_object(model):
+    if keras_generation(model) == 3:
         raise TypeError(
             f"`{argument}` is a Keras 3 object ({type(model).__module__}.{type(model).__name__}). "
             + KERAS3_HINT
@@ -66,7 +65,7 @@ def check_layer(layer: Any, argument: str = "layer") -> keras.layers.Layer:
     """Return ``layer`` if it is a tf_keras layer; raise a helpful ``TypeError`` otherwise."""
     if isinstance(layer, keras.layers.Layer):
         return layer
-    if _is_keras3_object(layer):
+    if keras_generation(layer) == 3:
         raise TypeError(
             f"`{argument}` is a Keras 3 layer ({type(layer).__name__}). " + KERAS3_HINT
         )

@@ -17,11 +17,11 @@ from __future__ import annotations
 import copy
 import inspect
 import math
-import numbers
 import warnings
 from typing import Any
 
 from tf_expander_pruning.core.keras_compat import keras, tf
+from tf_expander_pruning.core.validation import check_real
 
 # isort: split
 # TF-MOT must be imported after keras_compat has selected Keras 2.
@@ -61,14 +61,6 @@ def _check_steps(owner: str, begin_step: int, end_step: int, frequency: int) -> 
             f"{owner}: frequency must be a positive number of steps between mask updates; "
             f"got {frequency!r}."
         )
-
-
-def _number(owner: str, name: str, value) -> float:
-    """``value`` as a float, or a ``TypeError`` naming the argument (not a bare '<' error)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{owner}: `{name}` must be a number, got {type(value).__name__} "
-                        f"{value!r}.")
-    return float(value)
 
 
 def _check_config(owner: str, config, known: dict[str, Any], required=()) -> dict[str, Any]:
@@ -286,8 +278,9 @@ class GeometricSchedule(PruningSchedule):
         end_step: int = -1,
         max_sparsity: float = 0.98,
     ) -> None:
-        rate = _number("GeometricSchedule", "rate", rate)
-        max_sparsity = _number("GeometricSchedule", "max_sparsity", max_sparsity)
+        # TypeError naming the argument (not a bare "<" error) for "0.2", None or True.
+        rate = check_real(rate, "rate")
+        max_sparsity = check_real(max_sparsity, "max_sparsity")
         if not 0.0 < rate < 1.0:
             raise ValueError(
                 f"GeometricSchedule: rate must be in (0, 1) (fraction of the remaining weights "

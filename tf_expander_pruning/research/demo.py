@@ -17,29 +17,35 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from tf_expander_pruning.core.keras_compat import keras, tf
+if __name__ == "__main__" and sys.argv and sys.argv[0] is None:
+    # `python -m tf_expander_pruning.demo` runs through the short-path alias, whose module spec
+    # has no file, so runpy sets argv[0] to None; TensorFlow's import reads it as a string.
+    sys.argv[0] = "tf_expander_pruning.demo"
+
+from tf_expander_pruning.core.keras_compat import keras, tf  # noqa: E402
+from tf_expander_pruning.research.classifier import (
+    accuracy,
+    compile_classifier,
+    recurrent_classifier,
+)
+
+__all__ = ["build_model", "train_dense", "prune_while_ramanujan", "EpochProgress",
+           "SparsityAccuracyLog", "run", "main"]
+
+BATCH_SIZE = 32
 
 
 def build_model(units: int = 64, cell: str = "lstm", seed: int = 0):
     """The demo classifier: one recurrent layer and a dense output of 10 logits."""
     keras.utils.set_random_seed(seed)
-    layer = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU,
-             "simplernn": keras.layers.SimpleRNN}[cell]
-    return keras.Sequential(
-        [keras.Input((8, 8)), layer(units, name=cell), keras.layers.Dense(10, name="output")],
-        name=f"digits_{cell}",
-    )
-
-
-def _compile(model, learning_rate: float = 3e-3):
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
-    return model
+    return recurrent_classifier(cell, units, input_shape=(8, 8), classes=10,
+                                name=f"digits_{cell}")
 
 
 class EpochProgress(keras.callbacks.Callback):
@@ -71,17 +77,53 @@ class SparsityAccuracyLog(keras.callbacks.Callback):
         self.points: list[tuple[float, float]] = []
 
     def on_epoch_end(self, epoch, logs=None):
-        from tf_expander_pruning.pruning.wrapper import pruned_weights
+        from tf_expander_pruning.pruning import pruned_weights
 
         masks = [item.mask.numpy() for item in pruned_weights(self.model)]
         kept = sum(int(np.count_nonzero(mask)) for mask in masks)
         sparsity = 1.0 - kept / sum(mask.size for mask in masks)
-        self.points.append((sparsity, _accuracy(self.model, self.x_test, self.y_test)))
+        self.points.append((sparsity, accuracy(self.model, self.x_test, self.y_test)))
 
 
-def _accuracy(model, x, y) -> float:
-    logits = model.predict(x, verbose=0, batch_size=256)
-    return float(np.mean(np.argmax(logits, axis=-1) == y))
+def train_dense(x_train, y_train, *, units: int = 64, epochs: int = 40, cell: str = "lstm",
+                seed: int = 0, progress: bool = True):
+    """The demo's dense model trained on ``x_train``; the best epoch on a held-out 15 % is kept.
+
+    At this learning rate the last epoch's accuracy swings by several points from run to run,
+    hence the best epoch on a held-out slice of the training split.
+    """
+    model = compile_classifier(build_model(units, cell, seed))
+    best = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=epochs,
+                                         restore_best_weights=True)
+    callbacks = [best] + ([EpochProgress(epochs, "dense training")] if progress else [])
+    model.fit(x_train, y_train, epochs=epochs, batch_size=BATCH_SIZE, verbose=0,
+              validation_split=0.15, callbacks=callbacks)
+    return model
+
+
+def prune_while_ramanujan(model, x_train, y_train, *, epochs: int = 40,
+                          extra_callbacks: list | None = None, progress: bool = True):
+    """Prune ``model`` (a geometric schedule, two updates per epoch) under the constraint.
+
+    Returns:
+        ``(pruned, constraint)``: the still-wrapped model and its :class:`RamanujanConstraint`.
+    """
+    import tensorflow_model_optimization as tfmot
+
+    from tf_expander_pruning.constraint import RamanujanConstraint
+    from tf_expander_pruning.pruning import prune_rnn
+    from tf_expander_pruning.pruning.schedules import GeometricSchedule
+
+    steps_per_epoch = int(np.ceil(len(x_train) / BATCH_SIZE))
+    schedule = GeometricSchedule(rate=0.2, frequency=steps_per_epoch * 2)
+    pruned = compile_classifier(prune_rnn(model, schedule), learning_rate=1e-3)
+    constraint = RamanujanConstraint(verbose=0)
+    callbacks = [tfmot.sparsity.keras.UpdatePruningStep(), constraint, *(extra_callbacks or [])]
+    if progress:
+        callbacks.append(EpochProgress(epochs, "pruning while Ramanujan"))
+    pruned.fit(x_train, y_train, epochs=epochs, batch_size=BATCH_SIZE, verbose=0,
+               callbacks=callbacks)
+    return pruned, constraint
 
 
 def _one_shot_table(model, sparsities, print_fn) -> None:
@@ -133,6 +175,40 @@ def _plot(history: list[dict], accuracy_points: list[tuple[float, float]],
     plt.close(figure)
 
 
+def _report(constraint, stripped, dense_accuracy: float, pruned_accuracy: float,
+            print_fn: Callable[[str], Any]) -> float:
+    """Print the constraint's messages and tables and the accuracy line; returns the sparsity."""
+    from tf_expander_pruning.analysis import graphs
+
+    print_fn("\n== Ramanujan-constrained pruning ==")
+    for message in constraint.messages:
+        print_fn("  " + message)
+    print_fn("")
+    constraint.summary(print_fn=print_fn)
+    print_fn("")
+    graphs.summary(stripped, per_gate=constraint.per_gate, print_fn=print_fn)
+    masks = [g.mask for g in graphs.weight_graphs(stripped)]
+    total = sum(mask.size for mask in masks)
+    kept = sum(int(mask.sum()) for mask in masks)
+    print_fn(
+        f"\ntest accuracy: dense {dense_accuracy:.4f} -> pruned {pruned_accuracy:.4f} "
+        f"({100 * (pruned_accuracy - dense_accuracy):+.2f} points); recurrent weights kept: "
+        f"{kept}/{total} (sparsity {1 - kept / total:.1%})"
+    )
+    return 1 - kept / total
+
+
+def _write_outputs(out: Path, constraint, stripped, points, dense_accuracy: float,
+                   pruned_accuracy: float, print_fn: Callable[[str], Any]) -> None:
+    csv_path = out / "history.csv"
+    constraint.to_csv(csv_path)
+    plot_path = out / "delta_r_vs_sparsity.png"
+    _plot(constraint.history, points, dense_accuracy, pruned_accuracy, plot_path)
+    model_path = out / "pruned_model.keras"
+    stripped.save(model_path)
+    print_fn(f"wrote {csv_path}, {plot_path} and {model_path}")
+
+
 def _sparse_c_table(model, x_test, y_test, tflite_rows, print_fn) -> dict:
     """Sparse int8 C (codegen) against the TFLM int8 flatbuffer of the same pruned model."""
     from tf_expander_pruning.deployment import codegen
@@ -150,14 +226,23 @@ def _sparse_c_table(model, x_test, y_test, tflite_rows, print_fn) -> dict:
     return report.to_dict()
 
 
+def _deploy(stripped, dense, x_train, x_test, y_test, print_fn) -> dict:
+    """TFLite / LiteRT / TFLM table and the sparse C comparison."""
+    from tf_expander_pruning.deployment import export as export_module
+
+    print_fn("\n== Deployment (TFLite / LiteRT / TFLM) ==")
+    table = export_module.deployment_table(
+        stripped, x_test, y_test, representative_data=x_train[:200], dense_model=dense,
+    )
+    print_fn(table.text)
+    return {"deployment": table.rows,
+            "sparse_c": _sparse_c_table(stripped, x_test, y_test, table.rows, print_fn)}
+
+
 def run(out: str | Path = "demo_output", *, units: int = 64, dense_epochs: int = 40,
         prune_epochs: int = 40, export: bool = True, print_fn=print) -> dict:
     """Run the demo; return the key figures (also printed)."""
-    import tensorflow_model_optimization as tfmot
-
-    from tf_expander_pruning.constraint.callback import RamanujanConstraint
-    from tf_expander_pruning.pruning.schedules import GeometricSchedule
-    from tf_expander_pruning.pruning.wrapper import prune_rnn, strip_pruning
+    from tf_expander_pruning.pruning import strip_pruning
     from tf_expander_pruning.research import datasets
 
     out = Path(out)
@@ -168,78 +253,29 @@ def run(out: str | Path = "demo_output", *, units: int = 64, dense_epochs: int =
     print_fn(f"digits: {len(x_train)} train / {len(x_test)} test sequences of 8 steps x 8 "
              "features (scikit-learn, embedded)")
 
-    # 1. dense model
-    model = _compile(build_model(units))
-    batch_size = 32
-    steps_per_epoch = int(np.ceil(len(x_train) / batch_size))
-    # Keep the best epoch on a held-out 15 % of the training split: at this learning rate the
-    # last epoch's test accuracy swings by several points from run to run.
-    best = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=dense_epochs,
-                                         restore_best_weights=True)
-    model.fit(x_train, y_train, epochs=dense_epochs, batch_size=batch_size, verbose=0,
-              validation_split=0.15,
-              callbacks=[best, EpochProgress(dense_epochs, "dense training")])
-    dense_accuracy = _accuracy(model, x_test, y_test)
+    model = train_dense(x_train, y_train, units=units, epochs=dense_epochs)
+    dense_accuracy = accuracy(model, x_test, y_test)
     print_fn(f"dense LSTM({units}) test accuracy: {dense_accuracy:.4f}")
-
-    # 2. one-shot tables
     _one_shot_table(model, (0.5, 0.7, 0.9), print_fn)
 
-    # 3. prune while Ramanujan
-    schedule = GeometricSchedule(rate=0.2, frequency=steps_per_epoch * 2)
-    pruned = _compile(prune_rnn(model, schedule), learning_rate=1e-3)
-    constraint = RamanujanConstraint(verbose=0)
     accuracy_log = SparsityAccuracyLog(x_test, y_test)
-    pruned.fit(x_train, y_train, epochs=prune_epochs, batch_size=batch_size, verbose=0,
-               callbacks=[tfmot.sparsity.keras.UpdatePruningStep(), constraint, accuracy_log,
-                          EpochProgress(prune_epochs, "pruning while Ramanujan")])
+    pruned, constraint = prune_while_ramanujan(model, x_train, y_train, epochs=prune_epochs,
+                                               extra_callbacks=[accuracy_log])
     stripped = strip_pruning(pruned)
-    pruned_accuracy = _accuracy(stripped, x_test, y_test)
-
-    # 4. report
-    print_fn("\n== Ramanujan-constrained pruning ==")
-    for message in constraint.messages:
-        print_fn("  " + message)
-    print_fn("")
-    constraint.summary(print_fn=print_fn)
-    from tf_expander_pruning.analysis import graphs
-
-    print_fn("")
-    graphs.summary(stripped, per_gate=constraint.per_gate, print_fn=print_fn)
-    kernel_params = sum(g.mask.size for g in graphs.weight_graphs(stripped))
-    kept = sum(int(g.mask.sum()) for g in graphs.weight_graphs(stripped))
-    print_fn(
-        f"\ntest accuracy: dense {dense_accuracy:.4f} -> pruned {pruned_accuracy:.4f} "
-        f"({100 * (pruned_accuracy - dense_accuracy):+.2f} points); recurrent weights kept: "
-        f"{kept}/{kernel_params} (sparsity {1 - kept / kernel_params:.1%})"
-    )
-    csv_path = out / "history.csv"
-    constraint.to_csv(csv_path)
-    plot_path = out / "delta_r_vs_sparsity.png"
-    _plot(constraint.history, accuracy_log.points, dense_accuracy, pruned_accuracy, plot_path)
-    model_path = out / "pruned_model.keras"
-    stripped.save(model_path)
-    print_fn(f"wrote {csv_path}, {plot_path} and {model_path}")
-
+    pruned_accuracy = accuracy(stripped, x_test, y_test)
+    sparsity = _report(constraint, stripped, dense_accuracy, pruned_accuracy, print_fn)
+    _write_outputs(out, constraint, stripped, accuracy_log.points, dense_accuracy,
+                   pruned_accuracy, print_fn)
     result = {"dense_accuracy": dense_accuracy, "pruned_accuracy": pruned_accuracy,
-              "sparsity": 1 - kept / kernel_params, "frozen": list(constraint.frozen_layers)}
-    # 5. deployment
+              "sparsity": sparsity, "frozen": list(constraint.frozen_layers)}
     if export:
-        from tf_expander_pruning.deployment import export as export_module
-
-        print_fn("\n== Deployment (TFLite / LiteRT / TFLM) ==")
-        table = export_module.deployment_table(
-            stripped, x_test, y_test, representative_data=x_train[:200],
-            dense_model=model,
-        )
-        print_fn(table.text)
-        result["deployment"] = table.rows
-        result["sparse_c"] = _sparse_c_table(stripped, x_test, y_test, table.rows, print_fn)
+        result.update(_deploy(stripped, model, x_train, x_test, y_test, print_fn))
     print_fn(f"\ndemo finished in {time.perf_counter() - started:.0f} s; outputs in {out}/")
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m tf_expander_pruning.demo [--out DIR] [--units N] ... [--no-export]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="demo_output", help="output folder")
     parser.add_argument("--units", type=int, default=64)

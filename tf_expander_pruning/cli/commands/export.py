@@ -5,6 +5,8 @@ Example::
 
     tf-expander export model.keras --quantization int8 --representative-data digits \
         --out model.tflite --c-array model_data --verify tflm
+    tf-expander export model.keras --streaming --quantization int8 \
+        --representative-data digits --verify tflm tflm-cortex-m4
 
 ``--representative-data`` is a data set name (its train split calibrates int8, its test split is
 used by ``--verify``) or a ``.npy`` file of inputs ``(samples, time, features)``.
@@ -34,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--representative-data", default=None, metavar="DATASET|FILE.npy",
                         help="data set name (e.g. digits: train split calibrates, test split "
                         "verifies) or a .npy array of inputs")
+    parser.add_argument("--streaming", action="store_true",
+                        help="write a one-time-step model (inputs x_t and the states, outputs y "
+                        "and the new states): size and arena do not depend on T")
     parser.add_argument("--batch-size", type=int, default=1,
                         help="fixed batch dimension of the flatbuffer (1 for microcontrollers)")
     parser.add_argument("--out", default=None,
@@ -41,8 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--c-array", default=None, metavar="NAME",
                         help="also write NAME.h and NAME.cc (xxd -i style, 16-byte aligned) "
                         "next to --out")
-    parser.add_argument("--verify", nargs="+", default=[], choices=("litert", "tflm"),
-                        help="run the flatbuffer in these runtimes and compare with Keras")
+    parser.add_argument("--verify", nargs="+", default=[],
+                        choices=("litert", "tflm", "tflm-cortex-m4"),
+                        help="run the flatbuffer in these runtimes and compare with Keras "
+                        "(tflm-cortex-m4: TFLM + CMSIS-NN on an emulated Cortex-M4, int8 only)")
     parser.add_argument("--verify-samples", type=int, default=500,
                         help="at most this many samples for --verify (default 500)")
     parser.add_argument("--json", action="store_true", help="print the reports as JSON")
@@ -62,7 +69,8 @@ def _data(spec: str | None, *, verify: bool):
     if spec.endswith(".npy"):
         if not os.path.exists(spec):
             raise FileNotFoundError(f"--representative-data file {spec!r} does not exist.")
-        x = np.load(spec).astype("float32")
+        x = np.load(spec)
+        x = x if x.dtype.kind in "iu" else x.astype("float32")  # token ids stay integers
         return x, x, None
     if spec not in datasets.DATASETS:
         raise ValueError(
@@ -93,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
     quantization = None if args.quantization == "fp32" else args.quantization
     try:
         data = export.to_tflite(model, quantization=quantization,
-                                representative_data=calibration, batch_size=args.batch_size)
+                                representative_data=calibration, batch_size=args.batch_size,
+                                streaming=args.streaming)
     except export.ExportError as error:
         print(f"tf-expander export: error: {error}", file=sys.stderr)
         return 1
@@ -103,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         "out": str(out),
         "quantization": args.quantization,
         "stored_as": export.quantization_of(data),
+        "streaming": args.streaming,
         "flatbuffer_bytes": len(data),
         "gzip_bytes": len(gzip.compress(data, compresslevel=9, mtime=0)),
         "ops": export.list_ops(data),
@@ -121,7 +131,10 @@ def run(args: argparse.Namespace) -> int:
             return 1
         reports.append(report)
     if args.json:
-        print(json.dumps({**summary, "verify": [r.to_dict() for r in reports]}, indent=2))
+        # "runtime" and "flatbuffer_bytes": the names this JSON had before the one report shape
+        rows = [{**r.to_dict(), "runtime": r.target, "flatbuffer_bytes": r.model_bytes}
+                for r in reports]
+        print(json.dumps({**summary, "verify": rows}, indent=2))
     else:
         print(f"wrote {out}: {summary['flatbuffer_bytes']} bytes ({summary['gzip_bytes']} gzip), "
               f"{summary['stored_as']}, ops: {', '.join(summary['ops'])}")

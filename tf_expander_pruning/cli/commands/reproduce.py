@@ -28,7 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="data set (digits is embedded; the others need TFDS data)")
     parser.add_argument("--cell", default="lstm", choices=tuple(CELLS), help="recurrent cell")
     parser.add_argument("--units", type=int, default=64, help="hidden units (default 64)")
-    parser.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1)")
+    parser.add_argument("--seeds", type=parse_seeds, default=3, metavar="N|S1,S2,...",
+                        help="number of seeds (0..N-1) or a comma-separated list of seeds; rows "
+                        "of other seeds already in --out are kept (runs can be added seed by seed)")
     parser.add_argument("--rounds", type=int, default=10,
                         help="pruning rounds; sparsity after k rounds is 1 - 0.8**k")
     parser.add_argument("--prune-fraction", type=float, default=0.2,
@@ -42,20 +44,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=3e-3)
     parser.add_argument("--finetune-learning-rate", type=float, default=1e-3)
-    parser.add_argument("--noise", nargs="*", default=_DEFAULT_NOISE, metavar="KIND:LEVEL[:SEED]",
-                        help="noisy test sets, e.g. gaussian:0.3 salt_pepper:0.1 (none: --noise)")
+    parser.add_argument("--noise", nargs="*", default=None, metavar="KIND:LEVEL[:SEED]",
+                        help="noisy test sets, e.g. gaussian:0.3 salt_pepper:0.1 (none: --noise; "
+                        "default gaussian:0.3 salt_pepper:0.1, none for mnist1d, whose values "
+                        "are not in [0, 1])")
     parser.add_argument("--data-dir", default=None, help="TFDS data directory")
     parser.add_argument("--max-train", type=int, default=None,
                         help="use at most this many training examples")
     parser.add_argument("--max-test", type=int, default=None,
                         help="use at most this many test examples")
     parser.add_argument("--experiment", default="curves",
-                        choices=("curves", "stopping-rule", "all"),
+                        choices=("curves", "stopping-rule", "all", "table"),
                         help="curves: iterative pruning with per-round spectra (default); "
-                        "stopping-rule: RamanujanConstraint's automatic stop vs fixed targets")
-    parser.add_argument("--stop-targets", nargs="+", type=float,
-                        default=[0.5, 0.7, 0.8, 0.9, 0.95],
-                        help="fixed TF-MOT final sparsities for --experiment stopping-rule")
+                        "stopping-rule: RamanujanConstraint's automatic stop vs fixed targets; "
+                        "table: print the headline table of the results under --out "
+                        "(<out>/<dataset>/<cell>/stopping_rule.csv and curves/summary.json) "
+                        "and write <out>/headline.{csv,md}, stops.md and curves.md")
+    parser.add_argument("--stop-targets", nargs="*", type=float, default=None,
+                        help="fixed TF-MOT final sparsities for --experiment stopping-rule "
+                        "(default 0.5 0.6 0.7 0.75 0.8 0.85 0.9 0.95; none: only the "
+                        "constraint runs, e.g. to add criterion variants to a directory)")
     parser.add_argument("--constraint", action="append", default=None,
                         metavar="NAME[:KEY=VALUE,...]",
                         help="a RamanujanConstraint configuration for the stopping rule, e.g. "
@@ -96,11 +104,29 @@ def parse_constraint(text: str) -> tuple[str, dict]:
     return name, options
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the experiment described by ``args``; returns 0 on success."""
+def parse_seeds(text: str) -> int | list[int]:
+    """``"3"`` -> 3 (seeds 0..2); ``"1,2"`` -> ``[1, 2]``.
+
+    Raises:
+        argparse.ArgumentTypeError: anything else (naming ``--seeds``).
+    """
+    try:
+        if "," in text:
+            return [int(part) for part in text.split(",") if part.strip()]
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--seeds must be a count N or a list like 0,1,2; got {text!r}."
+        ) from None
+
+
+def _config(args: argparse.Namespace):
     from tf_expander_pruning.research import experiments
 
-    config = experiments.ExperimentConfig(
+    noise = args.noise
+    if noise is None:  # mnist1d keeps its own value range: noise levels are defined on [0, 1]
+        noise = [] if args.dataset == "mnist1d" else _DEFAULT_NOISE
+    return experiments.ExperimentConfig(
         dataset=args.dataset,
         cell=args.cell,
         units=args.units,
@@ -113,36 +139,59 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         finetune_learning_rate=args.finetune_learning_rate,
-        noise=tuple(args.noise or ()),
+        noise=tuple(noise),
         data_dir=args.data_dir,
         max_train=args.max_train,
         max_test=args.max_test,
         unrolled=not args.no_unrolled,
     ).validate()
-    constraints = dict(parse_constraint(c) for c in args.constraint) if args.constraint else None
-    start = time.time()
 
+
+def _log(args: argparse.Namespace):
     def log(message: str) -> None:
         if not args.quiet:
             from tqdm.auto import tqdm
 
             tqdm.write(message, file=sys.stderr)
 
-    paths = []
-    if args.experiment in ("stopping-rule", "all"):
-        rows = experiments.run_stopping_rule(
-            config, targets=args.stop_targets, constraints=constraints,
-            progress=not args.quiet, log=log,
-        )
-        paths += experiments.save_stopping_rule(rows, args.out, plot=not args.no_plots)
-        for method, entry in experiments.summarize_stopping_rule(rows).items():
-            print(f"{method}: sparsity {100 * entry['layer_sparsity']['mean']:.1f} %, accuracy "
-                  f"{100 * entry['accuracy']['mean']:.1f} ± {100 * entry['accuracy']['std']:.1f} %")
-        if args.experiment == "stopping-rule":
-            print(f"wrote {len(paths)} files to {args.out} in {time.time() - start:.0f} s")
-            return 0
-    result = experiments.run_experiment(config, progress=not args.quiet, log=log)
-    paths += experiments.save_results(result, args.out)
+    return log
+
+
+def _stopping_rule(args: argparse.Namespace, config) -> list:
+    """Run the stopping rule, merging each finished row into ``<out>/stopping_rule.csv``."""
+    from pathlib import Path
+
+    from tf_expander_pruning.research import experiments
+    from tf_expander_pruning.research.experiments.results_io import write_rows
+
+    constraints = dict(parse_constraint(c) for c in args.constraint) if args.constraint else None
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "stopping_rule.csv"
+    keys = ("seed", "dataset", "cell", "method")
+    targets = experiments.STOP_TARGETS if args.stop_targets is None else args.stop_targets
+    mine = experiments.run_stopping_rule(
+        config, targets=targets, constraints=constraints, progress=not args.quiet,
+        log=_log(args), on_row=lambda row: write_rows(path, [row], keys),
+    )
+    rows = write_rows(path, mine, keys)  # all of this run's rows again, whatever happened between
+    paths = experiments.save_stopping_rule(
+        rows, out, plot=not args.no_plots, write_rows_csv=False
+    )
+    for method, entry in experiments.summarize_stopping_rule(rows).items():
+        std = entry["accuracy"]["std"] or 0.0
+        print(f"{method}: sparsity {100 * entry['layer_sparsity']['mean']:.1f} %, accuracy "
+              f"{100 * entry['accuracy']['mean']:.1f} ± {100 * std:.1f} % "
+              f"({entry['seeds']} seeds)")
+    return paths
+
+
+def _curves(args: argparse.Namespace, config) -> list:
+    from tf_expander_pruning.research import experiments
+
+    result = experiments.run_experiment(config, progress=not args.quiet, log=_log(args))
+    result = experiments.merge_saved_result(result, args.out)
+    paths = experiments.save_results(result, args.out)
     if not args.no_plots:
         paths += experiments.plot_results(result, args.out)
     both = result.summary["variants"].get("both") or next(iter(result.summary["variants"].values()))
@@ -159,5 +208,25 @@ def run(args: argparse.Namespace) -> int:
                      else "never")
             print(f"{experiments.ROLE_NAMES[weight]}: Delta_r < 0 first at {where} "
                   f"({entry['seeds_failed']}/{len(both['per_seed'])} seeds)")
+    return paths
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the experiment described by ``args``; returns 0 on success."""
+    start = time.time()
+    if args.experiment == "table":
+        from tf_expander_pruning.research.experiments.headline import write_headline
+        from tf_expander_pruning.research.experiments.tables import write_tables
+
+        print(write_headline(args.out))
+        for name, table in write_tables(args.out).items():
+            print(f"\n{name}:\n{table}")
+        return 0
+    config = _config(args)
+    paths = []
+    if args.experiment in ("stopping-rule", "all"):
+        paths += _stopping_rule(args, config)
+    if args.experiment in ("curves", "all"):
+        paths += _curves(args, config)
     print(f"wrote {len(paths)} files to {args.out} in {time.time() - start:.0f} s")
     return 0

@@ -1,0 +1,100 @@
+"""Constructor checks for :class:`RamanujanConstraint`: each error names its argument."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+from tf_expander_pruning.constraint.criterion import CRITERIA, UNDEFINED_POLICIES
+from tf_expander_pruning.core.cells import ROLES
+from tf_expander_pruning.core.validation import (
+    check_choice,
+    check_flags,
+    check_int,
+    check_path,
+    check_real,
+)
+
+__all__ = ["check_arguments", "check_roles"]
+
+
+def check_roles(roles: Any, argument: str = "roles") -> tuple[str, ...]:
+    """``"W_xh"`` and/or ``"W_hh"`` (a single string is accepted), in the cell's own order."""
+    if isinstance(roles, str):
+        roles = (roles,)
+    try:
+        roles = tuple(roles)
+    except TypeError:
+        raise TypeError(f"`{argument}` must be a sequence of role names, got {roles!r}.") from None
+    unknown = [role for role in roles if role not in ROLES]
+    if unknown:
+        raise ValueError(
+            f"Unknown weight role(s) {unknown} in `{argument}`. Use 'W_xh' (the kernel, "
+            "input -> hidden) and/or 'W_hh' (the recurrent_kernel, hidden -> hidden)."
+        )
+    if not roles:
+        raise ValueError(f"`{argument}` is empty: name at least one of 'W_xh', 'W_hh'.")
+    return tuple(role for role in ROLES if role in roles)
+
+
+def _check_margin(margin: Any) -> float:
+    if isinstance(margin, bool) or not isinstance(margin, numbers.Real):
+        raise TypeError(f"`margin` must be a number, got {type(margin).__name__} {margin!r}.")
+    if not math.isfinite(float(margin)):
+        raise ValueError(f"`margin` must be a finite number, got {margin!r}.")
+    return float(margin)
+
+
+def _check_criterion(criterion: Any) -> None:
+    # isinstance first: an unhashable criterion such as a list would raise a bare TypeError
+    if not callable(criterion) and not (isinstance(criterion, str) and criterion in CRITERIA):
+        raise ValueError(
+            f"Unknown criterion {criterion!r}. Use 'ramanujan' (Delta_r >= margin), "
+            "'spectral_gap' (Delta_s >= margin) or a callable taking a SpectralReport and "
+            "returning True (pass), False (fail) or None (undefined)."
+        )
+
+
+def check_arguments(args: dict[str, Any]) -> dict[str, Any]:
+    """Validated and normalised constructor arguments (same keys)."""
+    _check_criterion(args["criterion"])
+    if not isinstance(args["undefined"], str) or args["undefined"] not in UNDEFINED_POLICIES:
+        raise ValueError(
+            f"Unknown undefined={args['undefined']!r}. Use 'fail' (an undefined bound freezes "
+            "the matrix), 'pass' (it counts as passing) or 'skip'/'ignore' (keep pruning "
+            "without moving the rollback point)."
+        )
+    if isinstance(args["verbose"], bool) or not isinstance(args["verbose"], numbers.Integral):
+        raise TypeError(f"`verbose` must be 0, 1 or 2, got {args['verbose']!r}.")
+    check_flags(
+        per_gate=args["per_gate"], restore_last_good_mask=args["restore_last_good_mask"],
+        stop_training_when_all_frozen=args["stop_training_when_all_frozen"],
+    )
+    guard = args["guard"]
+    if guard is not None and not isinstance(guard, bool):
+        raise TypeError(
+            f"`guard` must be True (validation guard on), False or None (the paper's spectral "
+            f"rule alone), got {guard!r}."
+        )
+    if not isinstance(args["monitor"], str) or not args["monitor"]:
+        raise TypeError(
+            f"`monitor` must be the name of a logged metric such as 'val_accuracy' or "
+            f"'val_loss', got {args['monitor']!r}."
+        )
+    check_choice(args["mode"], "mode", ("auto", "max", "min"))
+    out = dict(args)
+    out.update(
+        margin=_check_margin(args["margin"]),
+        roles=check_roles(args["roles"]),
+        undefined="skip" if args["undefined"] == "ignore" else args["undefined"],
+        verbose=int(check_int(args["verbose"], "verbose", minimum=0)),
+        log_dir=check_path(args["log_dir"], "log_dir"),
+        csv_path=check_path(args["csv_path"], "csv_path"),
+        guard=bool(guard),
+        max_drop=check_real(args["max_drop"], "max_drop", minimum=0.0),
+        baseline=check_real(args["baseline"], "baseline", allow_none=True),
+    )
+    for flag in ("per_gate", "restore_last_good_mask", "stop_training_when_all_frozen"):
+        out[flag] = bool(args[flag])
+    return out

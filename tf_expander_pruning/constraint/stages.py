@@ -1,0 +1,176 @@
+"""The two tests the callback runs: the spectral test after each mask update and the guard at
+the end of each recovery window.  Each returns the history records it made and adds the
+matrices it froze to the shared ``frozen`` set."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from tf_expander_pruning.constraint import guard as guards
+from tf_expander_pruning.constraint.criterion import Criterion
+from tf_expander_pruning.constraint.policy import FreezeKeeper, apply_freeze
+from tf_expander_pruning.constraint.records import guard_record, spectral_record
+from tf_expander_pruning.constraint.runner import CheckRunner, across_workers
+from tf_expander_pruning.constraint.watcher import UpdateWatcher
+from tf_expander_pruning.core.layers import mask_sparsity
+from tf_expander_pruning.pruning.wrapper import PrunedWeight
+
+__all__ = ["SpectralStage", "GuardStage"]
+
+logger = logging.getLogger("tf_expander_pruning.constraint")
+
+Records = list[dict[str, Any]]
+
+
+class SpectralStage:
+    """Judge changed masks; freeze (and roll back to ``good_mask``) the ones that fail."""
+
+    def __init__(self, entries: list[PrunedWeight], criterion: Criterion, per_gate: bool,
+                 restore: bool, keeper: FreezeKeeper, say: Callable[[str], None]) -> None:
+        self.entries, self.criterion, self.restore = entries, criterion, restore
+        self.runner = CheckRunner(per_gate)
+        self.keeper, self.say = keeper, say
+        self.warned: set[str] = set()
+
+    def run(self, model, indices: Iterable[int], step: int, epoch: int,
+            frozen: set[int]) -> Records:
+        records, failed = [], []
+        for index in indices:
+            entry = self.entries[index]
+            if index in frozen:
+                continue
+            if not np.all(np.isfinite(entry.weight.numpy())):
+                self.non_finite(entry)
+                continue
+            rows, worst, failed_at = self.check_one(model, entry, step, epoch)
+            if failed_at is not None:
+                failed.append((index, failed_at, worst))
+            records.extend(rows)
+        for index, failed_at, worst in failed:
+            self.freeze(index, step, failed_at, worst, frozen)
+        return records
+
+    def check_one(self, model, entry: PrunedWeight, step: int, epoch: int):
+        """(records, worst failing (gate, report), sparsity if it failed else None)."""
+        mask = np.asarray(entry.mask.numpy()) != 0
+        reports = self.runner.analyse(entry, mask)
+        outcomes = [self.criterion.outcome(report) for _, report in reports]
+        rows = [spectral_record(entry, step, epoch, gate, report, outcome)
+                for (gate, report), outcome in zip(reports, outcomes, strict=True)]
+        any_failed, all_passed = across_workers(
+            model, any(o is False for o in outcomes), all(o is True for o in outcomes))
+        failing = [item for item, o in zip(reports, outcomes, strict=True) if o is False]
+        worst = self.criterion.worst(failing) if failing else None
+        if any_failed:
+            for row in rows:
+                row.update(frozen=True, stopped_by="spectral")
+            return rows, worst, mask_sparsity(mask)
+        if all_passed:
+            entry.good_mask.assign(entry.mask)  # the new rollback point
+        return rows, worst, None
+
+    def freeze(self, index: int, step: int, failed_at: float, worst, frozen: set[int]) -> None:
+        entry = self.entries[index]
+        keep = (np.asarray(entry.good_mask.numpy()) != 0) if self.restore else None
+        apply_freeze(entry, step, keep)
+        frozen.add(index)
+        self.keeper.remember(index, "spectral")
+        kept = mask_sparsity(entry.mask.numpy())
+        if worst is None:  # passed here, failed on another worker (see across_workers)
+            self.say(f"{entry.layer}: {entry.role} failed the check on another worker at "
+                     f"sparsity {failed_at:.2f}; frozen at {kept:.2f}")
+            return
+        gate, report = worst
+        what, detail = self.criterion.describe_failure(report)
+        where = entry.role + (f" gate {gate}" if gate else "")
+        self.say(f"{entry.layer}: {where} {what} at sparsity {failed_at:.2f} ({detail}); "
+                 f"frozen at {kept:.2f}")
+
+    def non_finite(self, entry: PrunedWeight) -> None:
+        """Weights with NaN/inf (a diverged run): TF-MOT ranks NaN below every threshold, so the
+        new mask prunes nearly everything.  Keep the last passing mask, judge nothing, warn once."""
+        entry.mask.assign(entry.good_mask)
+        if entry.name in self.warned:
+            return
+        self.warned.add(entry.name)
+        line = (f"{entry.name}: weights contain NaN or inf (training diverged?); the mask "
+                "computed from them was replaced by the last passing mask and not checked. "
+                "Lower the learning rate or add keras.callbacks.TerminateOnNaN().")
+        self.say(line)
+        warnings.warn(line, RuntimeWarning, stacklevel=3)
+
+
+class GuardStage:
+    """At an epoch end that closes a recovery window: a pass makes the state the safe point, a
+    failure rolls every matrix pruned since then back to it (weights included) and freezes it."""
+
+    def __init__(self, guard: guards.ValidationGuard, entries: list[PrunedWeight],
+                 keeper: FreezeKeeper, say: Callable[[str], None]) -> None:
+        self.guard, self.entries, self.keeper, self.say = guard, entries, keeper, say
+        self.safe: guards.SafePoint | None = None
+        self.last_value: tuple[str, float, int] | None = None
+
+    def start(self, model, step: int) -> None:
+        self.safe = guards.take_safe_point(model, self.entries, step)
+
+    def due(self, watcher: UpdateWatcher, step: int, per_epoch: int | None,
+            frozen: set[int], final: bool = False) -> bool:
+        """Does this epoch end close a recovery window?
+
+        Yes when the next mask update comes before the next epoch end (the last look at the
+        current masks; a schedule step ``u`` updates during the batch after which
+        ``pruning_step == u``).  When no update is scheduled any more, once the latest one had
+        ``recovery_steps`` to recover, or at the end of training (``final``) whatever its age:
+        the model that training returns is always judged.
+        """
+        upcoming = watcher.next_update(step + 1, frozen)
+        if upcoming is not None:
+            return not (per_epoch and upcoming > step + int(per_epoch))
+        if final or watcher.last_update is None:
+            return True
+        return step - watcher.last_update >= watcher.recovery_steps(per_epoch, frozen)
+
+    def epoch_end(self, model, logs: dict[str, Any], step: int, epoch: int,
+                  due: bool, frozen: set[int]) -> Records:
+        key, message = self.guard.resolve(logs)
+        if message:  # a set-up notice, not a freeze: logged and warned, not in `messages`
+            logger.warning(message)
+            warnings.warn(message, UserWarning, stacklevel=3)
+        self.last_value = None
+        if key is None or key not in logs or not due:
+            return []
+        value = float(logs[key])
+        self.last_value = (key, value, step)
+        if self.guard.judge(value):
+            self.safe = guards.take_safe_point(model, self.entries, step)
+            return []
+        return self.rollback(model, key, value, step, epoch, frozen)
+
+    def rollback(self, model, key: str, value: float, step: int, epoch: int,
+                 frozen: set[int]) -> Records:
+        targets = guards.pruned_since(self.entries, self.safe)
+        if not targets:
+            return []  # nothing was pruned since the safe point: nothing to undo
+        reference = self.guard.reference()
+        failing = {i: mask_sparsity(self.entries[i].mask.numpy()) for i in targets}
+        guards.restore_weights(model, self.safe)
+        records = []
+        for index in targets:
+            entry = self.entries[index]
+            first = index not in frozen
+            apply_freeze(entry, step, self.safe.masks[index])
+            frozen.add(index)
+            self.keeper.remember(index, "guard" if first else None)
+            records.append(guard_record(entry, step, epoch, failing[index], value))
+            self.say(
+                f"{entry.layer}: {entry.role} guard: {key}={value:.4f} fell more than "
+                f"max_drop={self.guard.max_drop:g} below {reference:.4f} at sparsity "
+                f"{failing[index]:.2f}; rolled back to "
+                f"{mask_sparsity(self.safe.masks[index]):.2f} (step {self.safe.step}, the last "
+                "state that passed both tests) and frozen")
+        return records

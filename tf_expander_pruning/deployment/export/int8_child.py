@@ -1,0 +1,53 @@
+"""Full-int8 TFLite conversion of a SavedModel (TensorFlow and NumPy only).
+
+``export.to_tflite`` runs this file as a script in a child process (``runpy``, so this package,
+its tf_keras and TF-MOT imports are not loaded there, and a converter crash only kills the
+child), or calls :func:`convert_int8` in-process with ``isolate=False``: one set of converter
+settings for both.
+
+    python int8_child.py SAVED_MODEL REPRESENTATIVE.npy|.npz OUT.tflite
+
+A ``.npy`` holds calibration samples for a one-input signature; a ``.npz`` holds one array per
+signature input name (a streaming step model: ``x_t`` and the states).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+
+def convert_int8(saved_model: str, representative) -> bytes:
+    """Flatbuffer of ``saved_model`` with int8 weights, activations, inputs and outputs.
+
+    ``representative``: calibration samples, shape ``(n, *input_shape)`` (the serving signature's
+    batch axis included), or a dict ``{input name: (n, *shape)}`` for a several-input signature.
+    """
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if isinstance(representative, dict):
+        count = len(next(iter(representative.values())))
+        converter.representative_dataset = lambda: (
+            {name: values[i] for name, values in representative.items()} for i in range(count)
+        )
+    else:
+        converter.representative_dataset = lambda: ([sample] for sample in representative)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return bytes(converter.convert())
+
+
+def _load(path: str):
+    loaded = np.load(path)
+    if path.endswith(".npz"):
+        return {name: loaded[name] for name in loaded.files}
+    return loaded
+
+
+if __name__ == "__main__":
+    saved_model, representative_path, out_path = sys.argv[1:4]
+    with open(out_path, "wb") as handle:
+        handle.write(convert_int8(saved_model, _load(representative_path)))
