@@ -110,7 +110,7 @@ def print_table(model, c_model, flatbuffer: bytes) -> None:
     for label, cm, rep in (("sparse C int8", c_model, c_report),
                            ("sparse C float32", c32, c32_report)):
         print(f"| {label} | {cm.weight_bytes} B | {cm.flash_bytes} B | {cm.ram_bytes} B "
-              f"| {rep.c_accuracy:.2%} | {rep.argmax_agreement:.2%} |")
+              f"| {rep.runtime_accuracy:.2%} | {rep.argmax_agreement:.2%} |")
     print(f"| TFLM int8 flatbuffer | (dense inside) | {len(flatbuffer)} B (flatbuffer) "
           f"| {tflm.arena_bytes} B arena | {tflm.runtime_accuracy:.2%} "
           f"| {tflm.argmax_agreement:.2%} |")

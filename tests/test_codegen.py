@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C co
 T, F = 6, 5
 
 
-def _model(layers, *, timesteps=T, sparsity=0.8, seed=0):
+def random_model(layers, *, timesteps=T, sparsity=0.8, seed=0):
     """Random model; recurrent kernels magnitude-pruned so the sparse formats are exercised."""
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
@@ -74,7 +74,7 @@ def inputs():
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_float32_c_matches_keras(case, inputs):
-    model = _model(CASES[case]())
+    model = random_model(CASES[case]())
     c_model = codegen.to_c(model, quantization="float32", name=f"m_{case}")
     assert any(m.format != "dense" for m in c_model.matrices), "sparse formats not exercised"
     report = codegen.verify(model, inputs, quantization="float32", c_model=c_model)
@@ -87,7 +87,7 @@ def test_float32_c_matches_keras(case, inputs):
 
 @pytest.mark.parametrize("case", ["simple_rnn", "lstm", "gru_reset_after", "gru_reset_before"])
 def test_int8_c_close_to_keras(case, inputs):
-    model = _model(CASES[case]())
+    model = random_model(CASES[case]())
     report = codegen.verify(model, inputs, quantization="int8")
     # Logits/probabilities of these small random models are O(1); int8 noise stays far below.
     assert report.max_abs_diff < 0.05
@@ -117,7 +117,7 @@ def test_every_storage_format_runs_correctly(sparse_format, quantization):
 
 
 def test_generated_c_compiles_without_warnings_and_sizes_match_object(tmp_path):
-    model = _model(CASES["bidirectional"]())
+    model = random_model(CASES["bidirectional"]())
     c_model = codegen.to_c(model, quantization="int8", name="sized")
     c_model.write(tmp_path)
     obj = tmp_path / "sized.o"
@@ -149,7 +149,7 @@ def test_generated_c_compiles_without_warnings_and_sizes_match_object(tmp_path):
 
 def test_executable_links_against_header(tmp_path, inputs):
     """The pair is usable from a plain C program (not just through ctypes)."""
-    model = _model(CASES["lstm"]())
+    model = random_model(CASES["lstm"]())
     c_model = codegen.to_c(model, quantization="float32", name="net")
     c_model.write(tmp_path)
     (tmp_path / "main.c").write_text(
@@ -173,7 +173,7 @@ def test_executable_links_against_header(tmp_path, inputs):
 
 @pytest.mark.slow
 def test_variable_length_and_bidirectional_max_steps():
-    model = _model([keras.layers.GRU(6), keras.layers.Dense(3)], timesteps=None)
+    model = random_model([keras.layers.GRU(6), keras.layers.Dense(3)], timesteps=None)
     compiled = codegen.compile_model(codegen.to_c(model, quantization="float32"))
     try:
         for steps in (1, 4, 11):
@@ -182,7 +182,7 @@ def test_variable_length_and_bidirectional_max_steps():
                                        atol=1e-4)
     finally:
         compiled.close()
-    bi = _model([keras.layers.Bidirectional(keras.layers.LSTM(4, return_sequences=True)),
+    bi = random_model([keras.layers.Bidirectional(keras.layers.LSTM(4, return_sequences=True)),
                  keras.layers.LSTM(3), keras.layers.Dense(2)], timesteps=None)
     with pytest.raises(ValueError, match="max_steps"):
         codegen.to_c(bi, quantization="float32")
@@ -261,7 +261,7 @@ def test_auto_format_picks_the_smallest():
 
 
 def test_emitted_arrays_equal_packed_arrays():
-    model = _model(CASES["lstm"]())
+    model = random_model(CASES["lstm"]())
     c_model = codegen.to_c(model, quantization="int8", name="arr")
     for m in c_model.matrices:
         if m.format != "csr":
@@ -326,7 +326,7 @@ def test_unsupported_layers_are_named():
     with pytest.raises(ValueError, match="return_sequences"):
         codegen.to_c(seq)
     with pytest.raises(ValueError, match="quantization"):
-        codegen.to_c(_model(CASES["lstm"]()), quantization="int4")
+        codegen.to_c(random_model(CASES["lstm"]()), quantization="int4")
     with pytest.raises(TypeError):
         codegen.to_c("not a model")
 

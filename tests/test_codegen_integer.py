@@ -15,7 +15,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from test_codegen import CASES, F, T, _model
+from test_codegen import CASES, F, T, random_model
 from tf_expander_pruning.keras_compat import keras
 
 from tf_expander_pruning import codegen, datasets
@@ -31,7 +31,7 @@ def inputs():
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_integer_only_c_agrees_with_keras(case, inputs):
-    model = _model(CASES[case]())
+    model = random_model(CASES[case]())
     report = codegen.verify(model, inputs, integer_only=True)
     assert report.quantization == "int8-integer"
     assert report.max_abs_diff < 0.05, report
@@ -39,7 +39,7 @@ def test_integer_only_c_agrees_with_keras(case, inputs):
 
 
 def test_the_source_has_no_floating_point(inputs):
-    model = _model(CASES["stacked"]())
+    model = random_model(CASES["stacked"]())
     c_model = codegen.to_c(model, integer_only=True, input_scale=0.03, name="intnet")
     float_syntax = re.compile(r"\b(float|double)\b|\d\.\d*f?\b|\d[eE][-+]?\d")
 
@@ -99,7 +99,7 @@ def test_fixed_point_activation_error_bounds(tmp_path):
 
 
 def test_integer_only_argument_errors():
-    model = _model(CASES["lstm"]())
+    model = random_model(CASES["lstm"]())
     with pytest.raises(ValueError, match="quantization='int8'"):
         codegen.to_c(model, quantization="float32", integer_only=True, input_scale=0.1)
     with pytest.raises(ValueError, match="input_scale"):

@@ -11,7 +11,7 @@ import shutil
 
 import numpy as np
 import pytest
-from test_codegen import CASES, F, T, _model
+from test_codegen import CASES, F, T, random_model
 from tf_expander_pruning.keras_compat import keras
 
 from tf_expander_pruning import codegen
@@ -32,7 +32,7 @@ def frames():
 @pytest.mark.parametrize("target", ["cortex-m4", "cortex-m0"])
 @pytest.mark.parametrize("mode", list(MODES))
 def test_core_outputs_equal_the_host_build(target, mode, frames):
-    model = _model(CASES["gru_reset_after"]())
+    model = random_model(CASES["gru_reset_after"]())
     c_model = codegen.to_c(model, name="net", **MODES[mode])
     host, _ = codegen.run_c_model(c_model, frames, "host")
     on_core, measured = codegen.run_c_model(c_model, frames, target)
@@ -51,7 +51,7 @@ def test_core_outputs_equal_the_host_build(target, mode, frames):
 
 
 def test_verify_reports_the_core_run(frames):
-    model = _model(CASES["stacked"]())
+    model = random_model(CASES["stacked"]())
     host = codegen.verify(model, frames, quantization="int8", integer_only=True)
     report = codegen.verify(model, frames, quantization="int8", integer_only=True,
                             target="cortex-m0")
@@ -69,7 +69,7 @@ def test_sparser_recurrent_weights_need_fewer_instructions(frames):
     """Instruction counts track the work: 95 % sparse weights run faster than 30 %."""
     counts = []
     for sparsity in (0.3, 0.95):
-        model = _model([keras.layers.LSTM(32), keras.layers.Dense(4)], sparsity=sparsity)
+        model = random_model([keras.layers.LSTM(32), keras.layers.Dense(4)], sparsity=sparsity)
         c_model = codegen.to_c(model, quantization="int8", sparse_format="csr")
         counts.append(codegen.run_c_model(c_model, frames, "cortex-m4")[1]
                       ["instructions_per_inference"])

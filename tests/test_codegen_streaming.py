@@ -7,7 +7,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from test_codegen import CASES, F, T, _model
+from test_codegen import CASES, F, T, random_model
 
 from tf_expander_pruning import codegen
 
@@ -26,7 +26,7 @@ def frames():
 @pytest.mark.parametrize("mode", list(MODES))
 @pytest.mark.parametrize("case", UNIDIRECTIONAL)
 def test_stepping_t_frames_equals_predict(case, mode, frames):
-    model = _model(CASES[case](), timesteps=None)  # so Keras also runs the prefixes
+    model = random_model(CASES[case](), timesteps=None)  # so Keras also runs the prefixes
     c_model = codegen.to_c(model, name=f"s_{case}", **MODES[mode])
     assert c_model.streaming
     suffix = "_q" if mode == "integer" else ""
@@ -48,7 +48,7 @@ def test_stepping_t_frames_equals_predict(case, mode, frames):
 
 
 def test_reset_starts_a_new_stream(frames):
-    model = _model(CASES["lstm"]())
+    model = random_model(CASES["lstm"]())
     compiled = codegen.compile_model(codegen.to_c(model, quantization="float32"))
     try:
         once = compiled.stream(frames[:1])
@@ -59,7 +59,7 @@ def test_reset_starts_a_new_stream(frames):
 
 
 def test_bidirectional_models_do_not_stream(frames):
-    model = _model(CASES["bidirectional"]())
+    model = random_model(CASES["bidirectional"]())
     c_model = codegen.to_c(model, quantization="float32", name="bi")
     assert not c_model.streaming
     assert "bi_step" not in c_model.header and "void bi_reset(void);" in c_model.header
@@ -73,7 +73,7 @@ def test_bidirectional_models_do_not_stream(frames):
 
 def test_firmware_style_program_streams(tmp_path, frames):
     """A plain C main that feeds frames one by one, as firmware would."""
-    model = _model(CASES["gru_reset_after"]())
+    model = random_model(CASES["gru_reset_after"]())
     c_model = codegen.to_c(model, quantization="float32", name="net")
     c_model.write(tmp_path)
     values = ", ".join(f"{v:.9g}f" for v in frames[0].ravel())

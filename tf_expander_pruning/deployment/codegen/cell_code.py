@@ -8,6 +8,7 @@ int8 and integer-only C.  The scratch buffers come from the :class:`~.plan.Buffe
 
 from __future__ import annotations
 
+from tf_expander_pruning.core.cells import gate_slice, kind_by_key
 from tf_expander_pruning.deployment.codegen.emitter import Emitter
 from tf_expander_pruning.deployment.codegen.plan import BufferPlan
 from tf_expander_pruning.deployment.codegen.spec import CellSpec
@@ -20,6 +21,12 @@ def input_ctype(e: Emitter, cell: CellSpec) -> str:
     return "int8_t" if (e.integer and cell.reads_input) else e.vtype
 
 
+def _at(cell: CellSpec, gate: str, index: str = "j") -> str:
+    """``offset + j`` of ``gate``'s block in the concatenated gate vector (Keras order)."""
+    start = gate_slice(kind_by_key(cell.kind), gate, cell.units).start
+    return f"{start} + {index}" if start else index
+
+
 def _simple_rnn(e: Emitter, cell: CellSpec, plan: BufferPlan, arrays: dict) -> list[str]:
     u, za, h = cell.units, plan.za, plan.state(cell)
     return [*e.product(arrays["U"], h, u, za),
@@ -29,13 +36,14 @@ def _simple_rnn(e: Emitter, cell: CellSpec, plan: BufferPlan, arrays: dict) -> l
 def _lstm(e: Emitter, cell: CellSpec, plan: BufferPlan, arrays: dict) -> list[str]:
     u, za, h, c = cell.units, plan.za, plan.state(cell), plan.cell_state(cell)
     ra, act = cell.recurrent_activation, cell.activation
+    gi, gf, gc, go = (_at(cell, gate) for gate in "ifco")
     return [
         *e.product(arrays["U"], h, u, za),
         f"for (j = 0; j < {u}; ++j) {{",
-        f"    {e.vtype} i_g = {e.act(ra, f'{za}[j]')};",
-        f"    {e.vtype} f_g = {e.act(ra, f'{za}[{u} + j]')};",
-        f"    {e.vtype} c_g = {e.act(act, f'{za}[{2 * u} + j]')};",
-        f"    {e.vtype} o_g = {e.act(ra, f'{za}[{3 * u} + j]')};",
+        f"    {e.vtype} i_g = {e.act(ra, f'{za}[{gi}]')};",
+        f"    {e.vtype} f_g = {e.act(ra, f'{za}[{gf}]')};",
+        f"    {e.vtype} c_g = {e.act(act, f'{za}[{gc}]')};",
+        f"    {e.vtype} o_g = {e.act(ra, f'{za}[{go}]')};",
         f"    {c}[j] = {e.mul('f_g', f'{c}[j]')} + {e.mul('i_g', 'c_g')};",
         f"    {h}[j] = {e.mul('o_g', e.act(act, f'{c}[j]'))};",
         "}",
@@ -45,16 +53,16 @@ def _lstm(e: Emitter, cell: CellSpec, plan: BufferPlan, arrays: dict) -> list[st
 def _gru_reset_after(e: Emitter, cell: CellSpec, plan: BufferPlan, arrays: dict) -> list[str]:
     """Keras default: ``hh = act(x W_h + b_h + r * (h U_h + b_rh))``."""
     u, za, zb, h = cell.units, plan.za, plan.zb, plan.state(cell)
+    z, r, hg = _at(cell, "z"), _at(cell, "r"), _at(cell, "h")
     ra, act = cell.recurrent_activation, cell.activation
     one = e.lit(1.0)
     return [
         *e.init(zb, cell.n_gates * u, cell.bias_rec, f"{cell.prefix}_br"),
         *e.product(arrays["U"], h, u, zb),
         f"for (j = 0; j < {u}; ++j) {{",
-        f"    {e.vtype} z_g = {e.act(ra, f'{za}[j] + {zb}[j]')};",
-        f"    {e.vtype} r_g = {e.act(ra, f'{za}[{u} + j] + {zb}[{u} + j]')};",
-        f"    {e.vtype} hh = "
-        f"{e.act(act, f'{za}[{2 * u} + j] + ' + e.mul('r_g', f'{zb}[{2 * u} + j]'))};",
+        f"    {e.vtype} z_g = {e.act(ra, f'{za}[{z}] + {zb}[{z}]')};",
+        f"    {e.vtype} r_g = {e.act(ra, f'{za}[{r}] + {zb}[{r}]')};",
+        f"    {e.vtype} hh = {e.act(act, f'{za}[{hg}] + ' + e.mul('r_g', f'{zb}[{hg}]'))};",
         f"    {h}[j] = {e.mul('z_g', f'{h}[j]')} + {e.mul(f'({one} - z_g)', 'hh')};",
         "}",
     ]
@@ -63,17 +71,19 @@ def _gru_reset_after(e: Emitter, cell: CellSpec, plan: BufferPlan, arrays: dict)
 def _gru_reset_before(e: Emitter, cell: CellSpec, plan: BufferPlan, arrays: dict) -> list[str]:
     """``reset_after=False``: ``hh = act(x W_h + (r * h) U_h + b_h)``."""
     u, za, zb, rh, h = cell.units, plan.za, plan.zb, plan.rh, plan.state(cell)
+    z, r, hg = _at(cell, "z"), _at(cell, "r"), _at(cell, "h")
+    h_start = gate_slice(kind_by_key(cell.kind), "h", u).start
     ra, act = cell.recurrent_activation, cell.activation
     one = e.lit(1.0)
     return [
         *e.product(arrays["Uzr"], h, u, za),
         f"for (j = 0; j < {u}; ++j) {{",
-        f"    {zb}[j] = {e.act(ra, f'{za}[j]')};",
-        f"    {rh}[j] = {e.mul(e.act(ra, f'{za}[{u} + j]'), f'{h}[j]')};",
+        f"    {zb}[j] = {e.act(ra, f'{za}[{z}]')};",
+        f"    {rh}[j] = {e.mul(e.act(ra, f'{za}[{r}]'), f'{h}[j]')};",
         "}",
-        *e.product(arrays["Uh"], rh, u, f"{za} + {2 * u}"),
+        *e.product(arrays["Uh"], rh, u, f"{za} + {h_start}"),
         f"for (j = 0; j < {u}; ++j) {{",
-        f"    {e.vtype} hh = {e.act(act, f'{za}[{2 * u} + j]')};",
+        f"    {e.vtype} hh = {e.act(act, f'{za}[{hg}]')};",
         f"    {h}[j] = {e.mul(f'{zb}[j]', f'{h}[j]')} + {e.mul(f'({one} - {zb}[j])', 'hh')};",
         "}",
     ]
