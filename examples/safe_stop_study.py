@@ -251,6 +251,48 @@ def _mean(rows, key) -> float:
     return float(np.mean([float(r[key]) for r in rows]))
 
 
+def _stops(rows, key) -> str:
+    stops = [r[key] or "none" for r in rows]
+    return ", ".join(f"{k} {stops.count(k)}" for k in sorted(set(stops)))
+
+
+def first_loss_table(trajectory: list[dict]) -> str:
+    """Paper-rule runs: the first recovery check at which validation accuracy is more than 2
+    points below the best before it, and what the graph and the weighted W_hh showed there."""
+    from tf_expander_pruning.core.formatting import markdown_table
+
+    runs: dict = {}
+    for row in trajectory:
+        if row["mode"] == "paper":
+            key = (row["dataset"], row["cell"], row["schedule"], row["seed"])
+            runs.setdefault(key, []).append(row)
+    lines = []
+    for (dataset, cell, schedule, seed), rows in sorted(runs.items()):
+        checks = [r for r in rows if int(r["epoch"]) % 2 == 0]
+        best, found = float(checks[0]["val_acc"]), None
+        for row in checks[1:]:
+            if float(row["val_acc"]) < best - 0.02:
+                found = row
+                break
+            best = max(best, float(row["val_acc"]))
+        if found is None:
+            lines.append([dataset, cell, schedule, seed, "never", "-", "-", "-", "-"])
+            continue
+        dense = checks[0]
+        delta = found["delta_r_hh"]
+        lines.append([
+            dataset, cell, schedule, seed, f"{100 * float(found['sparsity_hh']):.0f}",
+            f"{100 * (best - float(found['val_acc'])):.1f}",
+            f"{float(delta):.2f}" if delta else "-",
+            f"{float(dense['rho_hh']):.2f} -> {float(found['rho_hh']):.2f}",
+            f"{float(dense['sigma1_hh']):.2f} -> {float(found['sigma1_hh']):.2f}",
+        ])
+    headers = ["data set", "cell", "schedule", "seed", "W_hh sparsity % at first loss",
+               "loss (points)", "Delta_r W_hh there", "rho(W_hh) dense -> there",
+               "sigma_1(W_hh) dense -> there"]
+    return markdown_table(headers, lines)
+
+
 def results_table(runs: list[dict]) -> str:
     """Per data set, cell and schedule: the paper's rule vs the safe default."""
     from tf_expander_pruning.core.formatting import markdown_table
@@ -264,17 +306,19 @@ def results_table(runs: list[dict]) -> str:
                  f"{100 * _mean(rows, 'dense_acc'):.1f}"]
         for mode in ("paper", "safe"):
             mine = [r for r in rows if r["mode"] == mode]
-            stops = [r["first_stop"] or "none" for r in mine]
+            if not mine:  # a run still in progress
+                cells += ["-"] * 4
+                continue
             sparsity = [100 * _mean(mine, key) for key in ("sparsity_xh", "sparsity_hh")]
             cells += [f"{sparsity[0]:.0f} / {sparsity[1]:.0f}",
                       f"{100 * _mean(mine, 'test_acc'):.1f}",
                       f"{100 * max(float(r['drop']) for r in mine):+.1f}",
-                      ", ".join(f"{k} {stops.count(k)}" for k in sorted(set(stops)))]
+                      " / ".join(_stops(mine, key) for key in ("stopped_xh", "stopped_hh"))]
         lines.append(cells)
     headers = ["data set", "cell", "schedule", "seeds", "dense acc.",
                "paper: sparsity W_xh / W_hh %", "paper: acc.", "paper: worst loss",
-               "paper: stopped first by", "safe: sparsity W_xh / W_hh %", "safe: acc.",
-               "safe: worst loss", "safe: stopped first by"]
+               "paper: W_xh / W_hh stopped by", "safe: sparsity W_xh / W_hh %", "safe: acc.",
+               "safe: worst loss", "safe: W_xh / W_hh stopped by"]
     return markdown_table(headers, lines)
 
 
@@ -310,8 +354,9 @@ def dynamics_table(trajectory: list[dict]) -> str:
 
 
 def report(out: pathlib.Path) -> str:
-    return "\n\n".join([results_table(read_rows("runs_*.csv")),
-                         dynamics_table(read_rows("trajectory_*.csv"))])
+    trajectory = read_rows("trajectory_*.csv")
+    return "\n\n".join([results_table(read_rows("runs_*.csv")), first_loss_table(trajectory),
+                         dynamics_table(trajectory)])
 
 
 def main(argv=None) -> int:

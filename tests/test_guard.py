@@ -132,3 +132,22 @@ def test_rollback_restores_the_last_mask_that_passed_both_tests_bit_for_bit(runs
     failing = 1 - spy.epochs[after - 1]["mask"].mean()
     assert failing > 1 - safe["mask"].mean()
     assert 1 - rolled_back["mask"].mean() < guard_row["sparsity"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("metrics, expected", [
+    (["accuracy"], "guarding on the training metric 'accuracy'"),
+    ([], "the guard is off and only the spectral rule stops pruning"),
+])
+def test_without_validation_data_the_guard_says_what_it_does(metrics, expected):
+    keras.utils.set_random_seed(0)
+    dense = keras.Sequential([keras.Input((T, 2)), keras.layers.SimpleRNN(8),
+                              keras.layers.Dense(4)])
+    model = prune_rnn(dense, GeometricSchedule(rate=0.3, frequency=STEPS_PER_EPOCH))
+    model.compile("adam", LOSS, metrics=metrics)
+    constraint = RamanujanConstraint(verbose=0)
+    with pytest.warns(UserWarning, match=expected) as caught:
+        model.fit(X, Y, batch_size=64, epochs=2, verbose=0,
+                  callbacks=[tfmot.sparsity.keras.UpdatePruningStep(), constraint])
+    assert sum(expected in str(w.message) for w in caught) == 1  # said once per fit
+    assert not any(r["stopped_by"] == "guard" for r in constraint.history) or metrics

@@ -83,7 +83,9 @@ def test_pruning_summaries_and_constraint_scalars_share_one_log_dir(tmp_path):
     ramanujan = runs["ramanujan"]
     assert constraint.history
     for role in ("W_xh", "W_hh"):
-        records = [r for r in constraint.history if r["role"] == role]
+        # spectral checks (guard rollbacks have no spectral values; their scalar is below)
+        records = [r for r in constraint.history
+                   if r["role"] == role and r["stopped_by"] != "guard"]
         assert records, role
         for key in ("delta_r", "delta_s", "sparsity", "passed"):
             logged = dict(ramanujan[f"lstm/{role}/{key}"])
@@ -94,9 +96,12 @@ def test_pruning_summaries_and_constraint_scalars_share_one_log_dir(tmp_path):
                 else:
                     assert logged[record["step"]] == pytest.approx(float(expected), abs=1e-6)
         # Same step axis as TF-MOT: where the check passed, both report the same sparsity.
+        # (not at a step where the guard then rolled the mask back: TF-MOT logs after that)
+        rolled_back = {r["step"] for r in constraint.history
+                       if r["role"] == role and r["stopped_by"] == "guard"}
         common = [
             r for r in records
-            if r["passed"] and r["step"] in tfmot_sparsity[role]
+            if r["passed"] and r["step"] in tfmot_sparsity[role] and r["step"] not in rolled_back
         ]
         assert common, (role, [r["step"] for r in records], sorted(tfmot_sparsity[role]))
         for record in common:
@@ -105,6 +110,15 @@ def test_pruning_summaries_and_constraint_scalars_share_one_log_dir(tmp_path):
     delta_r = [v for _, v in ramanujan["lstm/W_hh/delta_r"]]
     assert all(-5.0 < v < 20.0 for v in delta_r)
     assert set(v for _, v in ramanujan["lstm/W_hh/passed"]) <= {0.0, 1.0}
+    # The guard: its metric at each guard check, equal to Keras's own validation accuracy.
+    guard = dict(ramanujan["guard/val_accuracy"])
+    assert guard
+    keras_val = {e: v for e, v in runs["validation"]["epoch_accuracy"]}
+    for step, value in guard.items():
+        epoch = step // steps_per_epoch - 1  # the epoch whose end the check closed
+        assert value == pytest.approx(keras_val[epoch], abs=1e-6)
+    for record in (r for r in constraint.history if r["stopped_by"] == "guard"):
+        assert guard[record["step"]] == pytest.approx(record["monitor_value"], abs=1e-6)
 
 
 @pytest.mark.slow
