@@ -154,3 +154,23 @@ def test_the_docs_example_numbers():
         assert report.components == components and report.is_ramanujan is verdict
         assert (round(report.mu_hat, 2), round(report.bound, 2)) == (11.33, 16.25)
         assert round(report.delta_r, 2) == 4.92
+
+
+def test_ramanujan_criterion_fails_a_disconnected_graph_that_delta_r_passes():
+    """The callback's "ramanujan" criterion agrees with is_ramanujan on a split graph."""
+    from tf_expander_pruning.constraint.criterion import Criterion
+
+    rng = np.random.default_rng(3)
+    mask = np.zeros((64, 256), dtype=bool)
+    mask[:60, :252] = rng.random((60, 252)) < 0.5
+    mask[61:64, 253:256] = True  # a separate complete 3 x 3 block
+    split = analyze(mask)
+    joined_mask = mask.copy()
+    joined_mask[0, 253] = True  # one edge joins the blocks
+    joined = analyze(joined_mask)
+    assert split.components == 2 and joined.components == 1
+    assert split.delta_r > 0  # the spectrum alone would pass it
+    criterion = Criterion("ramanujan", margin=0.0, undefined="fail")
+    assert criterion.verdict(split) is False
+    assert criterion.verdict(joined) is True
+    assert Criterion("spectral_gap", 0.0, "fail").verdict(split) == (split.delta_s >= 0)

@@ -138,6 +138,7 @@ def test_history_csv_summary_log_line_and_results(run_a, tmp_path):
         assert record["sparsity"] == pytest.approx(_sparsity(mask))
         assert record["delta_r"] == pytest.approx(report.delta_r)
         assert record["mu_hat"] == pytest.approx(report.mu_hat)
+        assert record["components"] == report.components
     path = constraint.to_csv(tmp_path / "history.csv")
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle))

@@ -60,6 +60,8 @@ class Criterion:
         value = getattr(report, self.field)
         if value is None or (self.criterion == "ramanujan" and report.bound is None):
             return None
+        if self.criterion == "ramanujan" and (report.components or 0) > 1:
+            return False  # not an expander, whatever Delta_r says (docs/constraint.md)
         return bool(value >= self.margin)
 
     def outcome(self, report: SpectralReport) -> bool | None:

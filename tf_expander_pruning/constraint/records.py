@@ -18,6 +18,7 @@ def spectral_record(entry: PrunedWeight, step: int, epoch: int, gate: Any,
         "lambda1": report.lambda1, "mu_hat": report.mu_hat, "bound": report.bound,
         "delta_r": report.delta_r, "delta_s": report.delta_s, "passed": outcome,
         "frozen": False, "stopped_by": None, "monitor_value": None,
+        "components": report.components,
     }
 
 
@@ -29,4 +30,5 @@ def guard_record(entry: PrunedWeight, step: int, epoch: int, sparsity: float,
         "sparsity": float(sparsity), "d_left": None, "d_right": None, "lambda1": None,
         "mu_hat": None, "bound": None, "delta_r": None, "delta_s": None, "passed": False,
         "frozen": True, "stopped_by": "guard", "monitor_value": float(value),
+        "components": None,
     }
