@@ -121,8 +121,9 @@ def prune_while_ramanujan(model, x_train, y_train, *, epochs: int = 40,
     callbacks = [tfmot.sparsity.keras.UpdatePruningStep(), constraint, *(extra_callbacks or [])]
     if progress:
         callbacks.append(EpochProgress(epochs, "pruning while Ramanujan"))
+    # A validation split for the constraint's accuracy guard (it watches val_accuracy).
     pruned.fit(x_train, y_train, epochs=epochs, batch_size=BATCH_SIZE, verbose=0,
-               callbacks=callbacks)
+               validation_split=0.15, callbacks=callbacks)
     return pruned, constraint
 
 

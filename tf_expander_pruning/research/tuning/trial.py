@@ -96,8 +96,11 @@ def _callbacks(hypermodel: ExpanderHyperModel, callbacks: Sequence[Any],
         constraint = given[0]
     else:
         options = {} if hypermodel.per_gate is None else {"per_gate": hypermodel.per_gate}
+        # guard=None: the search judges accuracy itself (its tolerance against its baseline on
+        # the validation split), so the trial keeps the paper's spectral rule alone.
         constraint = RamanujanConstraint(roles=roles, margin=hypermodel.margin,
-                                         undefined=hypermodel.undefined, verbose=0, **options)
+                                         undefined=hypermodel.undefined, verbose=0, guard=None,
+                                         **options)
         callbacks.append(constraint)
     if not any(isinstance(c, tfmot.sparsity.keras.UpdatePruningStep) for c in callbacks):
         callbacks.insert(0, tfmot.sparsity.keras.UpdatePruningStep())
