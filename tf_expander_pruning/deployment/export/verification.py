@@ -55,7 +55,7 @@ def dequantize_outputs(info: dict, outputs: np.ndarray, n: int) -> np.ndarray:
     return (flat.astype(np.float64) - info["zero_point"]) * info["scale"]
 
 
-def _check_runtime(runtime, kind: str, ops: list[str], missing: list[str]) -> None:
+def _check_runtime(runtime, kind: str, missing: list[str]) -> None:
     check_choice(runtime, "runtime", RUNTIMES + MCU_RUNTIMES)
     if runtime != "litert" and kind == "dynamic":
         raise UnsupportedError(
@@ -159,7 +159,7 @@ def verify(
     check_flag(measure_arena, "measure_arena")
     kind, ops = quantization_of(data), list_ops(data)
     missing = [op for op in ops if op not in tflm_supported_ops()]
-    _check_runtime(runtime, kind, ops, missing)
+    _check_runtime(runtime, kind, missing)
     stream, mask_plan = stream_plan(data), masking.mask_plan(data)
     x = np.asarray(inputs)
     x = x if x.dtype.kind in "iu" else x.astype(np.float32)
