@@ -16,7 +16,11 @@ from typing import Any
 
 from tf_expander_pruning.core.formatting import format_value, markdown_table
 from tf_expander_pruning.research.experiments.config import KNEE_DROP
-from tf_expander_pruning.research.experiments.headline import HEADLINE_CELLS, HEADLINE_DATASETS
+from tf_expander_pruning.research.experiments.headline import (
+    HEADLINE_CELLS,
+    HEADLINE_DATASETS,
+    STOP_METHOD,
+)
 from tf_expander_pruning.research.experiments.results_io import read_rows
 from tf_expander_pruning.research.experiments.stopping import summarize_stopping_rule
 
@@ -42,13 +46,25 @@ def _cells(root: Path, leaf: str):
                 yield dataset, cell, path
 
 
+def _method_order(method: str) -> tuple:
+    """dense, the default constraint, its variants (as run), then the fixed targets ascending."""
+    if method == "dense":
+        return (0, 0.0)
+    if method == STOP_METHOD:
+        return (1, 0.0)
+    if method.startswith("fixed_"):
+        return (3, float(method[len("fixed_"):]))
+    return (2, 0.0)
+
+
 def stops_markdown(root: str | os.PathLike) -> str:
     """One row per (data set, cell, method): sparsities, accuracy, drop vs dense, noisy
     accuracies (percent, mean ± std over seeds)."""
     table = []
     for dataset, cell, path in _cells(Path(root), "stopping_rule.csv"):
         summary = summarize_stopping_rule(read_rows(path))
-        for method, entry in summary.items():
+        for method in sorted(summary, key=_method_order):
+            entry = summary[method]
             noisy = [k for k in entry if k.startswith("accuracy_") and k != "accuracy_drop"]
             table.append([
                 dataset, cell, method, str(entry["seeds"]),
