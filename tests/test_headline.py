@@ -178,6 +178,7 @@ def test_detail_tables_from_a_results_root(tmp_path):
     curves = tables.curves_markdown(tmp_path)
     assert "| mnist_5k | gru | 1 | 90.0 | - (0/1) | 50.0 (1) | - |" in curves
     assert curves.rstrip().endswith("| 50.0 |")  # noisy knee: 47 < 50 - 2 at 50 %
+    assert "| mnist_5k | gru | 0,1 | - | 0 |" in tables.runs_markdown(tmp_path)
 
 
 def test_normalized_margin_criterion():

@@ -1,5 +1,6 @@
 """The detail tables of docs/results.md, computed from the raw results under a results root.
 
+* :func:`runs_markdown`: what ran (seeds per experiment and variant);
 * :func:`stops_markdown`: every stopping-rule method (the default constraint, its variants, the
   fixed targets) per data set and cell, from ``<root>/<dataset>/<cell>/stopping_rule.csv``;
 * :func:`curves_markdown`: the curves experiment per data set and cell, from
@@ -20,11 +21,12 @@ from tf_expander_pruning.research.experiments.headline import (
     HEADLINE_CELLS,
     HEADLINE_DATASETS,
     STOP_METHOD,
+    complete_seeds,
 )
 from tf_expander_pruning.research.experiments.results_io import read_rows
 from tf_expander_pruning.research.experiments.stopping import summarize_stopping_rule
 
-__all__ = ["stops_markdown", "curves_markdown", "write_tables"]
+__all__ = ["runs_markdown", "stops_markdown", "curves_markdown", "write_tables"]
 
 
 def _pct(value: Any) -> str:
@@ -76,6 +78,37 @@ def stops_markdown(root: str | os.PathLike) -> str:
     headers = ["data set", "cell", "method", "seeds", "W_xh", "W_hh", "layer", "accuracy",
                "drop", "noisy (gaussian 0.3 / s&p 0.1)"]
     return markdown_table(headers, table)
+
+
+def _seeds(seeds) -> str:
+    return ",".join(str(s) for s in sorted(seeds)) or format_value(None)
+
+
+def runs_markdown(root: str | os.PathLike) -> str:
+    """What ran, per data set and cell: the seeds of the stopping rule (complete seeds, as the
+    headline uses them), of each constraint variant, and of the curves experiment."""
+    root = Path(root)
+    table = []
+    for dataset in HEADLINE_DATASETS:
+        for cell in HEADLINE_CELLS:
+            rows = read_rows(root / dataset / cell / "stopping_rule.csv")
+            summary_path = root / dataset / cell / "curves" / "summary.json"
+            curves = json.loads(summary_path.read_text())["seeds"] if summary_path.is_file() else []
+            if not rows and not curves:
+                continue
+            complete = {r["seed"] for r in complete_seeds(rows)} if rows else set()
+            variants: dict[str, set] = {}
+            for row in rows:
+                if _method_order(row["method"])[0] == 2:
+                    variants.setdefault(row["method"], set()).add(row["seed"])
+            table.append([
+                dataset, cell, _seeds(complete),
+                "; ".join(f"{m} ({_seeds(s)})" for m, s in variants.items()) or format_value(None),
+                _seeds(curves),
+            ])
+    return markdown_table(
+        ["data set", "cell", "stopping rule: seeds", "constraint variants (seeds)",
+         "curves: seeds"], table)
 
 
 def _noisy_knee(curve: list[dict[str, Any]], key: str) -> float | None:
@@ -135,8 +168,9 @@ def curves_markdown(root: str | os.PathLike) -> str:
 
 
 def write_tables(root: str | os.PathLike) -> dict[str, str]:
-    """Write ``<root>/stops.md`` and ``<root>/curves.md``; return ``{file name: table}``."""
-    tables = {"stops.md": stops_markdown(root), "curves.md": curves_markdown(root)}
+    """Write ``<root>/runs.md``, ``stops.md`` and ``curves.md``; return ``{file name: table}``."""
+    tables = {"runs.md": runs_markdown(root), "stops.md": stops_markdown(root),
+              "curves.md": curves_markdown(root)}
     for name, text in tables.items():
         (Path(root) / name).write_text(text + "\n")
     return tables
