@@ -10,6 +10,8 @@ over the seeds present:
   of dense;
 * ``distance``: knee - stop layer sparsity, in points of sparsity;
 * ``met``: the target of issue 15, ``distance <= 5`` points and ``stop accuracy >= dense - 1``.
+
+Only seeds with every one of these runs count (:func:`complete_seeds`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ __all__ = [
     "HEADLINE_CELLS",
     "HEADLINE_COLUMNS",
     "KNEE_POINTS",
+    "complete_seeds",
     "MAX_DISTANCE",
     "STOP_METHOD",
     "headline_row",
@@ -56,6 +59,20 @@ def _mean(rows: list[dict[str, Any]], key: str) -> float | None:
     return float(np.mean(values)) if values else None
 
 
+def complete_seeds(
+    rows: Sequence[dict[str, Any]], *, stop_method: str = STOP_METHOD
+) -> list[dict[str, Any]]:
+    """The rows of the seeds that have the dense model, the stop and every fixed target of the
+    file: a seed cut short by the end of a run is left out rather than mixed into some means."""
+    fixed = {r["method"] for r in rows if r["method"].startswith("fixed_")}
+    needed = {"dense", stop_method} | fixed
+    complete = {
+        seed for seed in {r["seed"] for r in rows}
+        if needed <= {r["method"] for r in rows if r["seed"] == seed}
+    }
+    return [r for r in rows if r["seed"] in complete]
+
+
 def headline_row(
     rows: Sequence[dict[str, Any]], *, stop_method: str = STOP_METHOD
 ) -> dict[str, Any]:
@@ -63,6 +80,7 @@ def headline_row(
     rows = list(rows)
     if not rows:
         raise ValueError("`rows` is empty: no stopping-rule results to summarise.")
+    rows = complete_seeds(rows, stop_method=stop_method)
     dense_rows = [r for r in rows if r["method"] == "dense"]
     stop_rows = [r for r in rows if r["method"] == stop_method]
     dense = _mean(dense_rows, "accuracy")

@@ -1,5 +1,6 @@
 """The detail tables of docs/results.md, computed from the raw results under a results root.
 
+* :func:`runs_markdown`: what ran (seeds per experiment and variant);
 * :func:`stops_markdown`: every stopping-rule method (the default constraint, its variants, the
   fixed targets) per data set and cell, from ``<root>/<dataset>/<cell>/stopping_rule.csv``;
 * :func:`curves_markdown`: the curves experiment per data set and cell, from
@@ -16,11 +17,16 @@ from typing import Any
 
 from tf_expander_pruning.core.formatting import format_value, markdown_table
 from tf_expander_pruning.research.experiments.config import KNEE_DROP
-from tf_expander_pruning.research.experiments.headline import HEADLINE_CELLS, HEADLINE_DATASETS
+from tf_expander_pruning.research.experiments.headline import (
+    HEADLINE_CELLS,
+    HEADLINE_DATASETS,
+    STOP_METHOD,
+    complete_seeds,
+)
 from tf_expander_pruning.research.experiments.results_io import read_rows
 from tf_expander_pruning.research.experiments.stopping import summarize_stopping_rule
 
-__all__ = ["stops_markdown", "curves_markdown", "write_tables"]
+__all__ = ["runs_markdown", "stops_markdown", "curves_markdown", "write_tables"]
 
 
 def _pct(value: Any) -> str:
@@ -42,13 +48,25 @@ def _cells(root: Path, leaf: str):
                 yield dataset, cell, path
 
 
+def _method_order(method: str) -> tuple:
+    """dense, the default constraint, its variants (as run), then the fixed targets ascending."""
+    if method == "dense":
+        return (0, 0.0)
+    if method == STOP_METHOD:
+        return (1, 0.0)
+    if method.startswith("fixed_"):
+        return (3, float(method[len("fixed_"):]))
+    return (2, 0.0)
+
+
 def stops_markdown(root: str | os.PathLike) -> str:
     """One row per (data set, cell, method): sparsities, accuracy, drop vs dense, noisy
     accuracies (percent, mean ± std over seeds)."""
     table = []
     for dataset, cell, path in _cells(Path(root), "stopping_rule.csv"):
         summary = summarize_stopping_rule(read_rows(path))
-        for method, entry in summary.items():
+        for method in sorted(summary, key=_method_order):
+            entry = summary[method]
             noisy = [k for k in entry if k.startswith("accuracy_") and k != "accuracy_drop"]
             table.append([
                 dataset, cell, method, str(entry["seeds"]),
@@ -60,6 +78,37 @@ def stops_markdown(root: str | os.PathLike) -> str:
     headers = ["data set", "cell", "method", "seeds", "W_xh", "W_hh", "layer", "accuracy",
                "drop", "noisy (gaussian 0.3 / s&p 0.1)"]
     return markdown_table(headers, table)
+
+
+def _seeds(seeds) -> str:
+    return ",".join(str(s) for s in sorted(seeds)) or format_value(None)
+
+
+def runs_markdown(root: str | os.PathLike) -> str:
+    """What ran, per data set and cell: the seeds of the stopping rule (complete seeds, as the
+    headline uses them), of each constraint variant, and of the curves experiment."""
+    root = Path(root)
+    table = []
+    for dataset in HEADLINE_DATASETS:
+        for cell in HEADLINE_CELLS:
+            rows = read_rows(root / dataset / cell / "stopping_rule.csv")
+            summary_path = root / dataset / cell / "curves" / "summary.json"
+            curves = json.loads(summary_path.read_text())["seeds"] if summary_path.is_file() else []
+            if not rows and not curves:
+                continue
+            complete = {r["seed"] for r in complete_seeds(rows)} if rows else set()
+            variants: dict[str, set] = {}
+            for row in rows:
+                if _method_order(row["method"])[0] == 2:
+                    variants.setdefault(row["method"], set()).add(row["seed"])
+            table.append([
+                dataset, cell, _seeds(complete),
+                "; ".join(f"{m} ({_seeds(s)})" for m, s in variants.items()) or format_value(None),
+                _seeds(curves),
+            ])
+    return markdown_table(
+        ["data set", "cell", "stopping rule: seeds", "constraint variants (seeds)",
+         "curves: seeds"], table)
 
 
 def _noisy_knee(curve: list[dict[str, Any]], key: str) -> float | None:
@@ -119,8 +168,9 @@ def curves_markdown(root: str | os.PathLike) -> str:
 
 
 def write_tables(root: str | os.PathLike) -> dict[str, str]:
-    """Write ``<root>/stops.md`` and ``<root>/curves.md``; return ``{file name: table}``."""
-    tables = {"stops.md": stops_markdown(root), "curves.md": curves_markdown(root)}
+    """Write ``<root>/runs.md``, ``stops.md`` and ``curves.md``; return ``{file name: table}``."""
+    tables = {"runs.md": runs_markdown(root), "stops.md": stops_markdown(root),
+              "curves.md": curves_markdown(root)}
     for name, text in tables.items():
         (Path(root) / name).write_text(text + "\n")
     return tables
