@@ -24,7 +24,8 @@ class VerifyReport:
     Attributes:
         target: where it ran: ``"litert"``, ``"tflm"``, ``"tflm-cortex-m4"`` (TFLite), or
             ``"host"``, ``"cortex-m4"``, ``"cortex-m0"`` (generated C).
-        quantization: ``"float"``, ``"dynamic"`` or ``"int8"``.
+        quantization: as the exporter names it: ``"fp32"``, ``"dynamic"``, ``"float16"``,
+            ``"weights-int8"``, ``"int8"`` (TFLite) or ``"float32"``, ``"int8"`` (C).
         samples: number of input sequences compared.
         max_abs_diff: largest ``|deployed - keras|`` over all outputs (dequantised).
         argmax_agreement: fraction of samples whose predicted class matches Keras.
