@@ -7,7 +7,7 @@ import numbers
 from typing import Any
 
 from tf_expander_pruning.constraint.criterion import CRITERIA, UNDEFINED_POLICIES
-from tf_expander_pruning.core.cells import ROLES
+from tf_expander_pruning.core.cells import check_roles
 from tf_expander_pruning.core.validation import (
     check_choice,
     check_flags,
@@ -17,25 +17,6 @@ from tf_expander_pruning.core.validation import (
 )
 
 __all__ = ["check_arguments", "check_roles"]
-
-
-def check_roles(roles: Any, argument: str = "roles") -> tuple[str, ...]:
-    """``"W_xh"`` and/or ``"W_hh"`` (a single string is accepted), in the cell's own order."""
-    if isinstance(roles, str):
-        roles = (roles,)
-    try:
-        roles = tuple(roles)
-    except TypeError:
-        raise TypeError(f"`{argument}` must be a sequence of role names, got {roles!r}.") from None
-    unknown = [role for role in roles if role not in ROLES]
-    if unknown:
-        raise ValueError(
-            f"Unknown weight role(s) {unknown} in `{argument}`. Use 'W_xh' (the kernel, "
-            "input -> hidden) and/or 'W_hh' (the recurrent_kernel, hidden -> hidden)."
-        )
-    if not roles:
-        raise ValueError(f"`{argument}` is empty: name at least one of 'W_xh', 'W_hh'.")
-    return tuple(role for role in ROLES if role in roles)
 
 
 def _check_margin(margin: Any) -> float:

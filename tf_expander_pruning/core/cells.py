@@ -10,9 +10,12 @@ column block ``[g * units, (g + 1) * units)``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["CellKind", "CELL_KINDS", "ROLES", "cell_kind", "kind_by_key", "gate_slice"]
+__all__ = [
+    "CellKind", "CELL_KINDS", "ROLES", "cell_kind", "kind_by_key", "gate_slice", "check_roles",
+]
 
 #: Weight roles and the cell attribute that holds each.
 ROLES = {"W_xh": "kernel", "W_hh": "recurrent_kernel"}
@@ -81,3 +84,27 @@ def gate_slice(kind: CellKind, gate: str | None, units: int) -> slice:
         raise ValueError(f"Unknown gate {gate!r} for {kind.layer}; expected {kind.gates}.")
     index = kind.gates.index(gate)
     return slice(index * units, (index + 1) * units)
+
+
+def check_roles(roles: str | Iterable[str], argument: str = "roles") -> tuple[str, ...]:
+    """``roles`` as a tuple in the cell's own order (kernel first), or a clear error.
+
+    Raises:
+        TypeError: not a role name or a sequence of them.
+        ValueError: an unknown role, or none.
+    """
+    if isinstance(roles, str):
+        roles = (roles,)
+    try:
+        roles = tuple(roles)
+    except TypeError:
+        raise TypeError(f"`{argument}` must be a sequence of role names, got {roles!r}.") from None
+    unknown = [role for role in roles if role not in ROLES]
+    if unknown:
+        raise ValueError(
+            f"Unknown weight role(s) {unknown} in `{argument}`. Use 'W_xh' (the kernel, "
+            "input -> hidden) and/or 'W_hh' (the recurrent_kernel, hidden -> hidden)."
+        )
+    if not roles:
+        raise ValueError(f"`{argument}` is empty: name at least one of 'W_xh', 'W_hh'.")
+    return tuple(role for role in ROLES if role in roles)
