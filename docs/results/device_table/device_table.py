@@ -62,8 +62,9 @@ def resample(x, steps):
 
 
 def main(cell, steps_list):
-    from tf_expander_pruning import codegen, datasets, export
     from tf_expander_pruning.keras_compat import keras
+
+    from tf_expander_pruning import codegen, datasets, export
 
     (x_train, y_train), (x_test, y_test) = datasets.load("digits", "train"), datasets.load("digits", "test")
 
