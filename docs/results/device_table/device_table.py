@@ -49,7 +49,8 @@ def collect():
         # TFLM: code from the link map + flatbuffer; C: the linked model object's code + its
         # constants (weights, indices, biases, scales) = flash_bytes - code_bytes.
         print(f"| {r['model']} | {r['T']} | {r['form']} | {r['flash_bytes']:,} | "
-              f"{r['code_bytes']:,} | {r['flash_bytes'] - r['code_bytes']:,} | {r['ram_bytes']:,} | "
+              f"{r['code_bytes']:,} | {r['flash_bytes'] - r['code_bytes']:,} | "
+              f"{r['ram_bytes']:,} | "
               f"{r['instructions_per_inference']:,} | {r['keras_accuracy']:.0%} | "
               f"{r['runtime_accuracy']:.0%} | {r['argmax_agreement']:.0%} |")
 
@@ -66,7 +67,8 @@ def main(cell, steps_list):
 
     from tf_expander_pruning import codegen, datasets, export
 
-    (x_train, y_train), (x_test, y_test) = datasets.load("digits", "train"), datasets.load("digits", "test")
+    x_train, y_train = datasets.load("digits", "train")
+    x_test, y_test = datasets.load("digits", "test")
 
     def emit(row):
         with open(LINES, "a") as f:
@@ -97,7 +99,7 @@ def main(cell, steps_list):
         rnn.set_weights(weights)
 
         class KeepZeros(keras.callbacks.Callback):
-            def on_train_batch_end(self, batch, logs=None):
+            def on_train_batch_end(self, batch, logs=None, rnn=rnn, masks=masks):
                 ws = rnn.get_weights()
                 ws[0], ws[1] = ws[0] * masks[0], ws[1] * masks[1]
                 rnn.set_weights(ws)
@@ -105,13 +107,16 @@ def main(cell, steps_list):
         model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
         model.fit(xtr, y_train, epochs=6, batch_size=64, verbose=0, callbacks=[KeepZeros()])
         ws = rnn.get_weights()
-        sparsity = 1 - (np.count_nonzero(ws[0]) + np.count_nonzero(ws[1])) / (ws[0].size + ws[1].size)
+        kept = np.count_nonzero(ws[0]) + np.count_nonzero(ws[1])
+        sparsity = 1 - kept / (ws[0].size + ws[1].size)
         keras_acc = float(np.mean(np.argmax(model.predict(xte, verbose=0), -1) == yte))
         print(f"# {cell} T={steps}: trained+pruned in {time.time() - t0:.0f} s, "
               f"sparsity {sparsity:.1%}, Keras acc on {SAMPLES} = {keras_acc:.0%}", flush=True)
-        base = {"model": f"{cell}(64)->Dense(10)", "T": steps, "sparsity": round(float(sparsity), 4),
-                "keras_accuracy": keras_acc, "samples": SAMPLES}
-        whole = "TFLM int8 whole sequence (" + ("fused LSTM" if cell == "LSTM" else "unrolled") + ")"
+        base = {"model": f"{cell}(64)->Dense(10)", "T": steps,
+                "sparsity": round(float(sparsity), 4), "keras_accuracy": keras_acc,
+                "samples": SAMPLES}
+        kind = "fused LSTM" if cell == "LSTM" else "unrolled"
+        whole = f"TFLM int8 whole sequence ({kind})"
         for form, streaming in ((whole, False), ("TFLM int8 streaming", True)):
             t1 = time.time()
             row = dict(base, form=form)
