@@ -17,6 +17,7 @@ from tf_expander_pruning.deployment.export.converter import (
     check_quantization,
     convert_concrete,
     convert_int8_module,
+    serving_module,
 )
 
 __all__ = ["to_tflite", "representative_array", "prepared"]
@@ -149,10 +150,8 @@ def to_tflite(
     dtype = model.inputs[0].dtype if not model.inputs[0].dtype.is_floating else tf.float32
     serve = tf.function(lambda x: model(x, training=False),
                         input_signature=[tf.TensorSpec(input_shape, dtype)])
+    module = serving_module(model, serve)
     if quantization != "int8":
-        return convert_concrete(serve.get_concrete_function(), model, quantization)
-    module = tf.Module()
-    module.model = model  # keep the variables reachable from the SavedModel root
-    module.serve = serve
+        return convert_concrete(serve.get_concrete_function(), module, quantization)
     rep = representative_array(representative_data, batch_size, input_shape)
     return convert_int8_module(module, rep, hint=_int8_hint(model), isolate=isolate)

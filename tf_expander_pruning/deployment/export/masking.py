@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from tf_expander_pruning.core.keras_compat import keras, tf
-from tf_expander_pruning.deployment.export.converter import convert_module
+from tf_expander_pruning.deployment.export.converter import convert_module, serving_module
 from tf_expander_pruning.deployment.export.flatbuffer import signature_positions, tensor_info
 from tf_expander_pruning.deployment.export.preparation import linear_chain
 from tf_expander_pruning.deployment.export.step_plan import run_step, step_plan
@@ -75,9 +75,7 @@ def masked_tflite(model, *, quantization, representative_data, batch_size: int,
             "sequences (handle the padding explicitly), or use the sparse C path "
             "(tf-expander codegen)."
         ) from error
-    module = tf.Module()
-    module.model = model
-    module.serve = _function(model, plan, input_shape)
+    module = serving_module(model, _function(model, plan, input_shape))
     representative = None
     if quantization == "int8":
         data = representative_data

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from tf_expander_pruning.core.keras_compat import tf
-from tf_expander_pruning.deployment.export.converter import convert_module
+from tf_expander_pruning.deployment.export.converter import convert_module, serving_module
 from tf_expander_pruning.deployment.export.flatbuffer import signature_positions, tensor_info
 from tf_expander_pruning.deployment.export.step_plan import StepPlan, run_step, step_plan
 
@@ -80,9 +80,7 @@ def streaming_tflite(model, *, quantization, representative_data, batch_size: in
     """The streaming flatbuffer of ``model`` (stripped, float32); see the module docstring."""
     plan = step_plan(model, "streaming")
     function = step_function(model, plan, batch_size)
-    module = tf.Module()
-    module.model = model  # the per-step Keras layers' variables, reachable from the root
-    module.serve = function
+    module = serving_module(model, function)
     representative = None
     if quantization == "int8":
         data = representative_data
