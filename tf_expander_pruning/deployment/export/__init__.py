@@ -5,9 +5,9 @@ Why the unusual machinery (see docs/deploy.md):
 * ``TFLiteConverter.from_keras_model`` fails on recurrent models; a *fixed-shape* concrete
   function converts (:mod:`.conversion`).
 * Full-int8 calibration of a ``WHILE`` loop segfaults inside the converter and takes the whole
-  Python process with it, so int8 conversion runs in a child process (:mod:`.children`,
-  :mod:`.int8_child`) and GRU/SimpleRNN are rebuilt with ``unroll=True`` first
-  (:mod:`.preparation`).
+  Python process with it, so int8 conversion runs in a child process that lives on between
+  conversions (:mod:`.converter_service`, :mod:`.int8_child`), and GRU/SimpleRNN are rebuilt
+  with ``unroll=True`` first (:mod:`.preparation`).
 * LiteRT and TFLM also run in child processes (:mod:`.runtime_child`): TFLM segfaults when the
   arena is too small, and :mod:`.runtimes` measures the smallest arena by trying smaller ones.
 * ``streaming=True`` writes a one-time-step model (:mod:`.streaming`) built from constant

@@ -1,7 +1,8 @@
 """The TFLite converter calls: a traced function to fp32/dynamic/float16, a module to int8.
 
 Full-int8 conversion goes through a SavedModel and :mod:`.int8_child`, in a child process by
-default, because calibrating a ``WHILE`` loop can segfault the converter.
+default (one that lives on between conversions, :mod:`.converter_service`), because calibrating
+a ``WHILE`` loop can segfault the converter.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tf_expander_pruning.core.keras_compat import tf
-from tf_expander_pruning.deployment.export.children import run_child, script_source
+from tf_expander_pruning.deployment.export.converter_service import convert_int8_in_child
 from tf_expander_pruning.deployment.export.errors import ExportError
 from tf_expander_pruning.deployment.export.flatbuffer import quantization_of
 
@@ -122,12 +123,7 @@ def convert_int8_module(module, representative, *, hint: str, isolate: bool) -> 
             rep_path = os.path.join(tmp, "rep.npy")
             np.save(rep_path, representative)
         if isolate:
-            run_child(
-                script_source("int8_child.py"),
-                [saved, rep_path, out_path],
-                what="int8 TFLite conversion (calibration)",
-                hint=hint,
-            )
+            convert_int8_in_child(saved, rep_path, out_path, hint=hint)
             return Path(out_path).read_bytes()
         from tf_expander_pruning.deployment.export.int8_child import convert_int8
 

@@ -6,6 +6,7 @@ child), or calls :func:`convert_int8` in-process with ``isolate=False``: one set
 settings for both.
 
     python int8_child.py SAVED_MODEL REPRESENTATIVE.npy|.npz OUT.tflite
+    python int8_child.py --serve     # requests on stdin, see converter_service.py
 
 A ``.npy`` holds calibration samples for a one-input signature; a ``.npz`` holds one array per
 signature input name (a streaming step model: ``x_t`` and the states).
@@ -47,7 +48,29 @@ def _load(path: str):
     return loaded
 
 
-if __name__ == "__main__":
-    saved_model, representative_path, out_path = sys.argv[1:4]
+def _convert_to_file(saved_model: str, representative_path: str, out_path: str) -> None:
     with open(out_path, "wb") as handle:
         handle.write(convert_int8(saved_model, _load(representative_path)))
+
+
+def _serve() -> None:
+    """Answer requests until stdin closes: one JSON line ``[saved, rep, out]`` each."""
+    import json
+    import traceback
+
+    prefix = "@@tfexp-int8@@ "  # converter_service.REPLY_PREFIX (this file imports no package)
+    for line in sys.stdin:
+        try:
+            _convert_to_file(*json.loads(line))
+            reply = {"ok": True}
+        except Exception:  # any converter error goes back to the caller as text
+            reply = {"ok": False, "error": traceback.format_exc()}
+        sys.stdout.write(prefix + json.dumps(reply) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--serve"]:
+        _serve()
+    else:
+        _convert_to_file(*sys.argv[1:4])
