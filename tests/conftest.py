@@ -5,6 +5,7 @@ Keras 2 must be selected before anything imports TensorFlow, hence the environme
 ``pytest --cpu-durations 30`` lists the 30 tests that used the most CPU seconds (the test
 process plus the child processes that finished meanwhile: notebook kernels, workers,
 compilers). On a machine shared with other jobs this is the figure to compare, not wall time.
+It counts the tests of this process only: run it with ``-n 0`` (``make test`` uses two processes).
 
 Session fixtures (trained once per test run, on first use; treat what they return as read-only:
 clone a model with ``keras.models.clone_model`` + ``set_weights`` before changing it):
@@ -70,6 +71,13 @@ def pytest_runtest_protocol(item, nextitem):
     start = _cpu_seconds()
     yield
     item.config.stash.setdefault(_CPU_TIMES, []).append((_cpu_seconds() - start, item.nodeid))
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    # On several processes (pytest-xdist, `make test`) the slow tests are handed out first, so
+    # that the short ones fill the gaps at the end instead of one long test running alone.
+    if getattr(config.option, "numprocesses", None):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
