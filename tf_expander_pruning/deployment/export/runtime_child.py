@@ -5,7 +5,8 @@
 ``CFG.json`` keys: ``model`` (.tflite path), ``inputs`` (.npy, ``(batches, batch, ...)`` in the
 model's input dtype), ``out`` (.npy for the raw outputs), ``runtime`` (``"litert"``/``"tflm"``),
 ``mode`` (``"run"``: every batch; ``"probe"``: TFLM allocates with ``arena`` and runs once, exit
-0 if that worked), ``arena``, ``stream`` (``None`` for a whole-sequence model, else the
+0 if that worked; ``"search"``: the smallest arena, see :func:`_search` and ``search``),
+``arena``, ``stream`` (``None`` for a whole-sequence model, else the
 positions of ``x_t``, the output and each state, see ``export.streaming.stream_plan``), and
 ``masks``/``mask_inputs`` (a masked-sequence model's mask input and the positions of ``x`` and
 ``mask``; for a streaming model, ``masks`` marks the frames to feed).
@@ -92,12 +93,8 @@ def runner_zero(runner, stream):
     return np.zeros_like(runner.get(stream["y"]))
 
 
-def main(path: str) -> None:
-    cfg = json.load(open(path))
-    model = open(cfg["model"], "rb").read()
-    inputs = np.load(cfg["inputs"])
-    masks = np.load(cfg["masks"]) if cfg.get("masks") else [None] * len(inputs)
-    runner = _Runner(model, cfg["runtime"], cfg.get("arena") or 0)
+def _run(cfg: dict, model: bytes, inputs, masks, arena: int) -> list:
+    runner = _Runner(model, cfg["runtime"], arena)
     outs = []
     for batch, mask in zip(inputs, masks, strict=True):
         if cfg.get("stream"):
@@ -110,8 +107,59 @@ def main(path: str) -> None:
                 runner.set(positions["mask"], mask)
             runner.invoke()
             outs.append(runner.get(0))
-        if cfg["mode"] == "probe":
+        if cfg["mode"] != "run":
             break
+    return outs
+
+
+def _search(cfg: dict, model: bytes, inputs, masks) -> None:
+    """Binary search for TFLM's smallest arena, every probe in this process.
+
+    Each probe is logged before it starts ("try N") and after ("ok N" / "fail N"), so that when
+    a too-small arena segfaults this process, the parent reads which probe did it, counts it as
+    a failure and starts a new child from there (``runtimes.measure_tflm_arena``).
+    """
+    state = cfg["search"]
+    low, high, high_works = state["low"], state["high"], state["high_works"]
+    with open(state["log"], "a", buffering=1) as log:
+
+        def works(arena: int) -> bool:
+            log.write(f"try {arena}\n")
+            log.flush()
+            try:
+                _run(cfg, model, inputs, masks, arena)
+                ok = True
+            except Exception:  # a too-small arena raises (or segfaults: see above)
+                ok = False
+            log.write(f"{'ok' if ok else 'fail'} {arena}\n")
+            log.flush()
+            return ok
+
+        while not high_works:
+            high_works = works(high)
+            if not high_works:
+                high *= 4
+                if high > state["limit"]:
+                    return
+        while high - low > state["resolution"]:
+            mid = (low + high) // 2 // state["resolution"] * state["resolution"]
+            if mid <= low:
+                break
+            if works(mid):
+                high = mid
+            else:
+                low = mid
+
+
+def main(path: str) -> None:
+    cfg = json.load(open(path))
+    model = open(cfg["model"], "rb").read()
+    inputs = np.load(cfg["inputs"])
+    masks = np.load(cfg["masks"]) if cfg.get("masks") else [None] * len(inputs)
+    if cfg["mode"] == "search":
+        _search(cfg, model, inputs, masks)
+        return
+    outs = _run(cfg, model, inputs, masks, cfg.get("arena") or 0)
     if cfg["mode"] == "run":
         np.save(cfg["out"], np.stack(outs))
 

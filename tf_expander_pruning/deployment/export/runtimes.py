@@ -1,7 +1,8 @@
 """Running a flatbuffer in LiteRT or TFLM (child processes) and finding TFLM's smallest arena.
 
 TFLM segfaults when the arena is too small, and measuring the smallest arena that works means
-trying arenas that are too small: each probe is its own child process.
+trying arenas that are too small: the search runs in a child process that logs each probe, and a
+new child goes on after a crash.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from tf_expander_pruning.deployment.export.children import (
     child_env,
     run_child,
     script_source,
+    tail,
 )
 from tf_expander_pruning.deployment.export.errors import ExportError
 from tf_expander_pruning.deployment.export.flatbuffer import check_bytes
 
-__all__ = ["run_runtime", "measure_tflm_arena"]
+__all__ = ["run_runtime", "measure_tflm_arena", "replay_probe_log", "search_finished"]
 
 _RUNTIME_CHILD = script_source("runtime_child.py")
 
@@ -79,21 +81,42 @@ def run_runtime(data: bytes, batches: np.ndarray, runtime: str, arena: int | Non
         return np.load(cfg["out"])
 
 
-def _arena_works(data: bytes, sample: np.ndarray, arena: int, tmp: str, stream: dict | None,
-                 mask, mask_plan) -> bool:
-    cfg = _config(tmp, "tflm", "probe", arena, stream, mask, mask_plan)
-    if not os.path.exists(cfg["model"]):
-        _write(cfg, data, sample[None], None if mask is None else mask[None])
-    path = os.path.join(tmp, f"probe_{arena}.json")
-    Path(path).write_text(json.dumps(cfg))
-    # Too-small arenas either raise or segfault inside TFLM: both just mean "does not fit".
-    done = subprocess.run(
-        [sys.executable, "-c", _RUNTIME_CHILD, path],
-        capture_output=True,
-        timeout=CHILD_TIMEOUT_S,
-        env=child_env(),
-    )
-    return done.returncode == 0
+#: Children one arena search may use: a segfaulting probe ends a child, the next goes on.
+_MAX_SEARCH_CHILDREN = 64
+
+
+def replay_probe_log(state: dict, log_lines: list[str]) -> dict:
+    """The search state after the logged probes; a "try" without an outcome crashed: a fail."""
+    state = dict(state)
+
+    def outcome(arena: int, ok: bool) -> None:
+        if ok:
+            state["high"], state["high_works"] = arena, True
+        elif not state["high_works"]:
+            state["high"] = arena * 4  # the growth phase, as in runtime_child._search
+        else:
+            state["low"] = arena
+
+    pending = None
+    for line in log_lines:
+        word, _, value = line.partition(" ")
+        if word == "try":
+            if pending is not None:
+                outcome(pending, False)
+            pending = int(value)
+        elif word in ("ok", "fail"):
+            outcome(int(value), word == "ok")
+            pending = None
+    if pending is not None:
+        outcome(pending, False)
+    return state
+
+
+def search_finished(state: dict) -> bool:
+    if not state["high_works"]:
+        return False
+    mid = (state["low"] + state["high"]) // 2 // state["resolution"] * state["resolution"]
+    return state["high"] - state["low"] <= state["resolution"] or mid <= state["low"]
 
 
 def measure_tflm_arena(tflite_bytes: bytes, sample: np.ndarray, *, resolution: int = 16,
@@ -101,28 +124,37 @@ def measure_tflm_arena(tflite_bytes: bytes, sample: np.ndarray, *, resolution: i
                        mask_plan: dict | None = None) -> int:
     """Smallest TFLM ``arena_size`` (bytes, to ``resolution``) that allocates and runs once.
 
-    Binary search; each probe is a child process because TFLM may segfault on a short arena.
-    ``sample`` is one input batch in the flatbuffer's input dtype (for a streaming model,
-    ``stream`` is its :func:`~.streaming.stream_plan` and ``sample`` a ``(batch, T, F)`` batch;
-    a masked-sequence model also needs its ``mask`` batch and ``mask_plan``).
+    Binary search in a child process, because TFLM may segfault on a short arena: the child
+    logs each probe, and after a segfault a new child goes on from the logged state (one child
+    for the whole search when nothing crashes).  ``sample`` is one input batch in the
+    flatbuffer's input dtype (for a streaming model, ``stream`` is its
+    :func:`~.streaming.stream_plan` and ``sample`` a ``(batch, T, F)`` batch; a masked-sequence
+    model also needs its ``mask`` batch and ``mask_plan``).
     """
     data = check_bytes(tflite_bytes)
     with tempfile.TemporaryDirectory(prefix="tfexp_arena_") as tmp:
-        high = max(4096, 4 * len(data))
-        while not _arena_works(data, sample, high, tmp, stream, mask, mask_plan):
-            high *= 4
-            if high > 1 << 30:
+        cfg = _config(tmp, "tflm", "search", None, stream, mask, mask_plan)
+        _write(cfg, data, sample[None], None if mask is None else mask[None])
+        log = os.path.join(tmp, "probes.log")
+        start = {"low": 0, "high": max(4096, 4 * len(data)), "high_works": False,
+                 "resolution": resolution, "limit": 1 << 30, "log": log}
+        state = start
+        for _ in range(_MAX_SEARCH_CHILDREN):
+            Path(tmp, "search.json").write_text(json.dumps({**cfg, "search": state}))
+            done = subprocess.run(
+                [sys.executable, "-c", _RUNTIME_CHILD, os.path.join(tmp, "search.json")],
+                capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, env=child_env(),
+            )
+            if done.returncode > 0:
+                raise ExportError(f"Measuring the TFLM arena failed.\n{tail(done.stderr)}")
+            lines = Path(log).read_text().splitlines() if os.path.exists(log) else []
+            state = replay_probe_log(start, lines)
+            if search_finished(state):
+                return state["high"]
+            if state["high"] > state["limit"]:
                 raise ExportError(
                     "TFLM could not run the model with a 1 GiB arena; check "
                     "verify(..., runtime='tflm') for the reason (unsupported op?)."
                 )
-        low = 0  # invariant: low fails (or is 0), high works
-        while high - low > resolution:
-            mid = (low + high) // 2 // resolution * resolution
-            if mid <= low:
-                break
-            if _arena_works(data, sample, mid, tmp, stream, mask, mask_plan):
-                high = mid
-            else:
-                low = mid
-        return high
+        raise ExportError(f"Measuring the TFLM arena did not finish in {_MAX_SEARCH_CHILDREN} "
+                          "child processes (each probe crashed?).")
