@@ -73,11 +73,21 @@ def pytest_runtest_protocol(item, nextitem):
     item.config.stash.setdefault(_CPU_TIMES, []).append((_cpu_seconds() - start, item.nodeid))
 
 
+#: Session fixtures that train models: their tests share one process under pytest-xdist.
+SHARED_FIXTURES = ("demo_run", "pruned_digits")
+
+
 def pytest_collection_modifyitems(config, items) -> None:
     # On several processes (pytest-xdist, `make test`) the slow tests are handed out first, so
     # that the short ones fill the gaps at the end instead of one long test running alone.
+    # The tests of one session fixture run on one process (`--dist loadgroup`), which then
+    # builds it once.
     if getattr(config.option, "numprocesses", None):
         items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+        for item in items:
+            shared = [name for name in SHARED_FIXTURES if name in getattr(item, "fixturenames", ())]
+            if shared and item.get_closest_marker("xdist_group") is None:
+                item.add_marker(pytest.mark.xdist_group(shared[0]))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:

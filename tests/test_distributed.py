@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.slow
+# Slow; and under `make test` (pytest-xdist) one process builds the two-worker results.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("distributed")]
 
 WORKER = Path(__file__).with_name("distributed_worker.py")
 SCENARIOS = ("callable", "default", "disagree")
