@@ -107,6 +107,19 @@ def test_the_mask_matters(masked):
     assert report.max_abs_diff <= 1e-5
 
 
+def test_layers_reused_in_another_model_do_not_stop_the_export():
+    """Calling the layers again (a copy without the mask) adds calls that are not this model's."""
+    inputs = keras.Input((8, 8))
+    x = keras.layers.Masking(mask_value=PAD, name="mask")(inputs)
+    x = keras.layers.LSTM(4, name="rnn")(x)
+    model = keras.Model(inputs, keras.layers.Dense(3, name="out")(x))
+    keras.Model(model.input, model.get_layer("out")(model.get_layer("rnn")(model.input)))
+    x_test = np.random.default_rng(0).random((5, 8, 8)).astype(np.float32)
+    x_test[:, 5:] = PAD
+    report = export.verify(export.to_tflite(model), model, x_test, measure_arena=False)
+    assert report.max_abs_diff <= 1e-5
+
+
 def test_masked_bidirectional_fails_before_conversion_naming_mask_and_way_out():
     inputs = keras.Input((8, 8))
     x = keras.layers.Masking(mask_value=PAD, name="pad_mask")(inputs)

@@ -138,11 +138,22 @@ def rebuilt(model, input_shape: list[int], *, unroll: bool, float32: bool):
     return copy
 
 
+def _nodes_in(model, layer) -> list:
+    """The calls of ``layer`` that belong to ``model``: a layer reused in another model (a
+    sub-model, a copy without the mask) has more calls, and those say nothing about this one.
+    Keras keys a model's calls as ``"<layer>_ib-<index>"``; a Sequential has no such set."""
+    keys = getattr(model, "_network_nodes", None)
+    nodes = layer._inbound_nodes
+    if not keys:
+        return nodes
+    return [node for index, node in enumerate(nodes) if f"{layer.name}_ib-{index}" in keys]
+
+
 def linear_chain(model, what: str) -> list:
     """The model's layers in order if it is a plain stack (each layer feeds only the next)."""
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     for previous, layer in zip(layers, layers[1:], strict=False):
-        inbound = [node.inbound_layers for node in layer._inbound_nodes]
+        inbound = [node.inbound_layers for node in _nodes_in(model, layer)]
         flat = [i for group in inbound for i in (group if isinstance(group, list) else [group])]
         if flat and flat[-1] is not previous:
             raise ValueError(
