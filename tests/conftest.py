@@ -77,13 +77,23 @@ def pytest_runtest_protocol(item, nextitem):
 SHARED_FIXTURES = ("demo_run", "pruned_digits")
 
 
+#: The longest tests (25-60 s each on an idle 2-core machine), handed out before the other slow
+#: ones under pytest-xdist: started last, one of them would run alone at the end.
+LONGEST_FIRST = (
+    "tests/test_notebooks.py::test_notebook_runs",
+    "tests/test_experiments.py::test_protocol_on_a_few_hundred",
+    "tests/test_distributed.py",
+)
+
+
 def pytest_collection_modifyitems(config, items) -> None:
     # On several processes (pytest-xdist, `make test`) the slow tests are handed out first, so
     # that the short ones fill the gaps at the end instead of one long test running alone.
     # The tests of one session fixture run on one process (`--dist loadgroup`), which then
     # builds it once.
     if getattr(config.option, "numprocesses", None):
-        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+        items.sort(key=lambda item: (not item.nodeid.startswith(LONGEST_FIRST),
+                                     item.get_closest_marker("slow") is None))
         for item in items:
             shared = [name for name in SHARED_FIXTURES if name in getattr(item, "fixturenames", ())]
             if shared and item.get_closest_marker("xdist_group") is None:
