@@ -73,10 +73,6 @@ def pytest_runtest_protocol(item, nextitem):
     item.config.stash.setdefault(_CPU_TIMES, []).append((_cpu_seconds() - start, item.nodeid))
 
 
-#: Session fixtures that train models: their tests share one process under pytest-xdist.
-SHARED_FIXTURES = ("demo_run", "pruned_digits")
-
-
 #: The longest tests (25-60 s each on an idle 2-core machine), handed out before the other slow
 #: ones under pytest-xdist: started last, one of them would run alone at the end.
 LONGEST_FIRST = (
@@ -89,15 +85,9 @@ LONGEST_FIRST = (
 def pytest_collection_modifyitems(config, items) -> None:
     # On several processes (pytest-xdist, `make test`) the slow tests are handed out first, so
     # that the short ones fill the gaps at the end instead of one long test running alone.
-    # The tests of one session fixture run on one process (`--dist loadgroup`), which then
-    # builds it once.
     if getattr(config.option, "numprocesses", None):
         items.sort(key=lambda item: (not item.nodeid.startswith(LONGEST_FIRST),
                                      item.get_closest_marker("slow") is None))
-        for item in items:
-            shared = [name for name in SHARED_FIXTURES if name in getattr(item, "fixturenames", ())]
-            if shared and item.get_closest_marker("xdist_group") is None:
-                item.add_marker(pytest.mark.xdist_group(shared[0]))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
@@ -108,6 +98,30 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     terminalreporter.write_sep("=", f"CPU seconds per test (total {sum(t for t, _ in times):.1f})")
     for seconds, nodeid in times[: count or None]:
         terminalreporter.write_line(f"{seconds:8.2f}s  {nodeid}")
+
+def once_per_run(tmp_path_factory, name: str, build) -> Path:
+    """``build(folder)`` once per test run, even on several pytest-xdist processes; the folder.
+
+    The first process to get here builds under a file lock; the others wait and reuse the
+    folder (the lock and the folder live in the run's shared temporary directory).  Without
+    xdist it is a fresh temporary folder, built once per call.
+    """
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    import fcntl  # POSIX; the parallel suite runs on Linux
+
+    root = tmp_path_factory.getbasetemp().parent  # one per run, shared by its processes
+    folder, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            folder.mkdir(exist_ok=True)
+            build(folder)
+            done.touch()
+    return folder
+
 
 #: Units and epochs of the shared pruned models: big enough that every gate graph has a defined
 #: Ramanujan bound at the start (degree >= 3) and the constraint makes several mask updates.

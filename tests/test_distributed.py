@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import once_per_run
 
-# Slow; and under `make test` (pytest-xdist) one process builds the two-worker results.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("distributed")]
+pytestmark = pytest.mark.slow
 
 WORKER = Path(__file__).with_name("distributed_worker.py")
 SCENARIOS = ("callable", "default", "disagree")
@@ -95,8 +95,7 @@ def run_workers(out_dir: Path, scenarios=SCENARIOS, timeout: float = TIMEOUT) ->
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    out_dir = tmp_path_factory.mktemp("mwms")
-    run_workers(out_dir)
+    out_dir = once_per_run(tmp_path_factory, "mwms", run_workers)
     loaded = {}
     for scenario in SCENARIOS:
         pair = []
