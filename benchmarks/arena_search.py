@@ -3,7 +3,8 @@
 Both arms run the same binary search (start at max(4096, 4 x model bytes), grow x4, halve to
 16 bytes) on the same flatbuffer and must give the same arena:
 
-* per probe: a new ``runtime_child.py`` process for every probe (the method before);
+* per probe: ``measure_tflm_arena(..., one_process_per_probe=True)``, a new process for every
+  probe (the method before);
 * package:   ``export.measure_tflm_arena``: one child runs every probe and logs them, and only a
   segfaulting probe costs a new child.
 
@@ -15,46 +16,18 @@ Usage: python benchmarks/arena_search.py [--units 32] [--repeats 3]
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 from tf_expander_pruning.keras_compat import keras
 
 # isort: split
 from tf_expander_pruning import datasets, export
-from tf_expander_pruning.deployment.export.children import child_env, script_source
 
 
-def per_probe(data: bytes, sample: np.ndarray, resolution: int = 16) -> int:
-    child = script_source("runtime_child.py")
-    with tempfile.TemporaryDirectory() as tmp:
-        Path(tmp, "m.tflite").write_bytes(data)
-        np.save(os.path.join(tmp, "x.npy"), sample[None])
-
-        def works(arena: int) -> bool:
-            cfg = {"model": os.path.join(tmp, "m.tflite"), "inputs": os.path.join(tmp, "x.npy"),
-                   "masks": None, "out": "", "runtime": "tflm", "mode": "probe",
-                   "arena": arena, "stream": None, "mask_inputs": None}
-            Path(tmp, "probe.json").write_text(json.dumps(cfg))
-            return subprocess.run([sys.executable, "-c", child, os.path.join(tmp, "probe.json")],
-                                  capture_output=True, env=child_env()).returncode == 0
-
-        high, low = max(4096, 4 * len(data)), 0
-        while not works(high):
-            high *= 4
-        while high - low > resolution:
-            mid = (low + high) // 2 // resolution * resolution
-            if mid <= low:
-                break
-            high, low = (mid, low) if works(mid) else (high, mid)
-        return high
+def per_probe(data: bytes, sample: np.ndarray) -> int:
+    return export.measure_tflm_arena(data, sample, one_process_per_probe=True)
 
 
 def main() -> None:

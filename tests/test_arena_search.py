@@ -1,14 +1,10 @@
 """TFLM's smallest arena: one child process runs the whole binary search and logs each probe;
 a probe that crashes the child counts as "too small" and a new child goes on from the log.
-Checked against the plain search with one process per probe (the method before)."""
+Checked against the search with one process per probe (the method before)."""
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +12,6 @@ import pytest
 
 from tf_expander_pruning import datasets, export
 from tf_expander_pruning.deployment.export import runtimes
-from tf_expander_pruning.deployment.export.children import child_env, script_source
 
 RESOLUTION = 16
 
@@ -38,25 +33,6 @@ def _plain_search(works, start: int, resolution: int = RESOLUTION) -> int:
     return high
 
 
-def _one_process_per_probe(data: bytes, sample: np.ndarray) -> int:
-    child = script_source("runtime_child.py")
-    with tempfile.TemporaryDirectory() as tmp:
-        Path(tmp, "m.tflite").write_bytes(data)
-        np.save(os.path.join(tmp, "x.npy"), sample[None])
-
-        def works(arena: int) -> bool:
-            cfg = {"model": os.path.join(tmp, "m.tflite"), "inputs": os.path.join(tmp, "x.npy"),
-                   "masks": None, "out": "", "runtime": "tflm", "mode": "probe",
-                   "arena": arena, "stream": None, "mask_inputs": None}
-            path = Path(tmp, f"probe_{arena}.json")
-            path.write_text(json.dumps(cfg))
-            done = subprocess.run([sys.executable, "-c", child, str(path)],
-                                  capture_output=True, env=child_env())
-            return done.returncode == 0
-
-        return _plain_search(works, max(4096, 4 * len(data)))
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("quantization", [None, "int8"])
 def test_search_equals_one_process_per_probe(quantization):
@@ -69,7 +45,7 @@ def test_search_equals_one_process_per_probe(quantization):
     data = export.to_tflite(model, quantization=quantization, representative_data=x)
     sample = np.zeros((1, 8, 8), np.int8 if quantization else np.float32)
     measured = export.measure_tflm_arena(data, sample)
-    assert measured == _one_process_per_probe(data, sample)
+    assert measured == export.measure_tflm_arena(data, sample, one_process_per_probe=True)
     assert measured % RESOLUTION == 0 or measured == max(4096, 4 * len(data))
 
 
@@ -105,6 +81,12 @@ def test_crashing_probes_count_as_too_small_and_the_search_goes_on(monkeypatch):
     measured = export.measure_tflm_arena(data, np.zeros((1, 2), np.float32))
     assert measured == _plain_search(lambda arena: arena >= FITS, 4096)
     assert len(started) == 3  # probes 2048 and 2560 crashed a child each; a third finished
+
+
+def test_one_process_per_probe_is_a_flag():
+    with pytest.raises(TypeError, match="one_process_per_probe"):
+        export.measure_tflm_arena(b"\0\0\0\0TFL3", np.zeros((1, 2), np.float32),
+                                  one_process_per_probe="yes")
 
 
 def test_replay_of_a_probe_log():

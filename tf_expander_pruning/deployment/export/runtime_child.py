@@ -117,13 +117,19 @@ def _search(cfg: dict, model: bytes, inputs, masks) -> None:
 
     Each probe is logged before it starts ("try N") and after ("ok N" / "fail N"), so that when
     a too-small arena segfaults this process, the parent reads which probe did it, counts it as
-    a failure and starts a new child from there (``runtimes.measure_tflm_arena``).
+    a failure and starts a new child from there (``runtimes.measure_tflm_arena``).  With
+    ``max_probes`` set, the child stops after that many probes (1: one process per probe).
     """
     state = cfg["search"]
     low, high, high_works = state["low"], state["high"], state["high_works"]
+    probes = 0
     with open(state["log"], "a", buffering=1) as log:
 
         def works(arena: int) -> bool:
+            nonlocal probes
+            if probes == state.get("max_probes"):
+                raise SystemExit(0)  # the parent goes on from the log in a new child
+            probes += 1
             log.write(f"try {arena}\n")
             log.flush()
             try:

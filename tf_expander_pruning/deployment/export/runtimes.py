@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tf_expander_pruning.core.validation import check_flag
 from tf_expander_pruning.deployment.export.children import (
     CHILD_TIMEOUT_S,
     child_env,
@@ -82,7 +83,8 @@ def run_runtime(data: bytes, batches: np.ndarray, runtime: str, arena: int | Non
 
 
 #: Children one arena search may use: a segfaulting probe ends a child, the next goes on.
-_MAX_SEARCH_CHILDREN = 64
+#: (A search makes about 10-40 probes: growth by 4x from 4 x the model size, then halving.)
+_MAX_SEARCH_CHILDREN = 128
 
 
 def replay_probe_log(state: dict, log_lines: list[str]) -> dict:
@@ -121,7 +123,8 @@ def search_finished(state: dict) -> bool:
 
 def measure_tflm_arena(tflite_bytes: bytes, sample: np.ndarray, *, resolution: int = 16,
                        stream: dict | None = None, mask: np.ndarray | None = None,
-                       mask_plan: dict | None = None) -> int:
+                       mask_plan: dict | None = None,
+                       one_process_per_probe: bool = False) -> int:
     """Smallest TFLM ``arena_size`` (bytes, to ``resolution``) that allocates and runs once.
 
     Binary search in a child process, because TFLM may segfault on a short arena: the child
@@ -129,15 +132,19 @@ def measure_tflm_arena(tflite_bytes: bytes, sample: np.ndarray, *, resolution: i
     for the whole search when nothing crashes).  ``sample`` is one input batch in the
     flatbuffer's input dtype (for a streaming model, ``stream`` is its
     :func:`~.streaming.stream_plan` and ``sample`` a ``(batch, T, F)`` batch; a masked-sequence
-    model also needs its ``mask`` batch and ``mask_plan``).
+    model also needs its ``mask`` batch and ``mask_plan``).  ``one_process_per_probe=True``
+    gives every probe a fresh process (slower; nothing a failed probe left behind can touch the
+    next one).
     """
+    check_flag(one_process_per_probe, "one_process_per_probe")
     data = check_bytes(tflite_bytes)
     with tempfile.TemporaryDirectory(prefix="tfexp_arena_") as tmp:
         cfg = _config(tmp, "tflm", "search", None, stream, mask, mask_plan)
         _write(cfg, data, sample[None], None if mask is None else mask[None])
         log = os.path.join(tmp, "probes.log")
         start = {"low": 0, "high": max(4096, 4 * len(data)), "high_works": False,
-                 "resolution": resolution, "limit": 1 << 30, "log": log}
+                 "resolution": resolution, "limit": 1 << 30, "log": log,
+                 "max_probes": 1 if one_process_per_probe else None}
         state = start
         for _ in range(_MAX_SEARCH_CHILDREN):
             Path(tmp, "search.json").write_text(json.dumps({**cfg, "search": state}))
