@@ -123,6 +123,43 @@ def once_per_run(tmp_path_factory, name: str, build) -> Path:
     return folder
 
 
+class TrainedZoo:
+    """Small classifiers trained on digits on first use, and their flatbuffers, cached.
+
+    ``build(kind)`` returns an uncompiled softmax model; each kind is trained once (seed 0,
+    Adam 0.01, 15 epochs) and each ``(kind, quantization)`` converted once with
+    ``to_tflite(..., representative_data=x_train, **convert_options)``.
+    """
+
+    def __init__(self, digits, build, **convert_options):
+        (self.x_train, self.y_train), (self.x_test, self.y_test) = digits
+        self.build, self.convert_options = build, convert_options
+        self.models: dict = {}
+        self.flatbuffers: dict = {}
+
+    def model(self, kind: str):
+        if kind not in self.models:
+            from tf_expander_pruning.keras_compat import keras
+
+            keras.utils.set_random_seed(0)
+            model = self.build(kind)
+            model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
+            model.fit(self.x_train, self.y_train, epochs=15, batch_size=32, verbose=0)
+            self.models[kind] = model
+        return self.models[kind]
+
+    def tflite(self, kind: str, quantization):
+        from tf_expander_pruning import export
+
+        key = (kind, quantization)
+        if key not in self.flatbuffers:
+            self.flatbuffers[key] = export.to_tflite(
+                self.model(kind), quantization=quantization, representative_data=self.x_train,
+                **self.convert_options,
+            )
+        return self.flatbuffers[key]
+
+
 #: Units and epochs of the shared pruned models: big enough that every gate graph has a defined
 #: Ramanujan bound at the start (degree >= 3) and the constraint makes several mask updates.
 SHARED_UNITS = 16

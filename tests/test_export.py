@@ -15,6 +15,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from conftest import TrainedZoo
 from tf_expander_pruning.keras_compat import keras
 
 from tf_expander_pruning import datasets, export
@@ -47,35 +48,9 @@ def _build(kind: str):
     return keras.Model(inputs, outputs, name=kind)
 
 
-class _Zoo:
-    """Trains each layer type on first use and caches its flatbuffers (shared by the tests)."""
-
-    def __init__(self, digits):
-        (self.x_train, self.y_train), (self.x_test, self.y_test) = digits
-        self.models: dict = {}
-        self.flatbuffers: dict = {}
-
-    def model(self, kind: str):
-        if kind not in self.models:
-            keras.utils.set_random_seed(0)
-            model = _build(kind)
-            model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
-            model.fit(self.x_train, self.y_train, epochs=15, batch_size=32, verbose=0)
-            self.models[kind] = model
-        return self.models[kind]
-
-    def tflite(self, kind: str, quantization):
-        key = (kind, quantization)
-        if key not in self.flatbuffers:
-            self.flatbuffers[key] = export.to_tflite(
-                self.model(kind), quantization=quantization, representative_data=self.x_train
-            )
-        return self.flatbuffers[key]
-
-
 @pytest.fixture(scope="module")
 def zoo(digits):
-    return _Zoo(digits)
+    return TrainedZoo(digits, _build)
 
 
 # ------------------------------------------------------------------ the support matrix

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import TrainedZoo
 from tf_expander_pruning.keras_compat import keras
 
 from tf_expander_pruning import datasets, export
@@ -44,36 +45,9 @@ def _build(kind: str, steps=8, sequences: bool = False):
     return keras.Model(inputs, outputs, name=f"stream_{kind}")
 
 
-class _Models:
-    """Trains each kind on first use and caches its streaming flatbuffers."""
-
-    def __init__(self, digits):
-        (self.x_train, self.y_train), (self.x_test, self.y_test) = digits
-        self.models: dict = {}
-        self.flatbuffers: dict = {}
-
-    def model(self, kind: str):
-        if kind not in self.models:
-            keras.utils.set_random_seed(0)
-            model = _build(kind)
-            model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
-            model.fit(self.x_train, self.y_train, epochs=15, batch_size=32, verbose=0)
-            self.models[kind] = model
-        return self.models[kind]
-
-    def tflite(self, kind: str, quantization):
-        key = (kind, quantization)
-        if key not in self.flatbuffers:
-            self.flatbuffers[key] = export.to_tflite(
-                self.model(kind), quantization=quantization, representative_data=self.x_train,
-                streaming=True,
-            )
-        return self.flatbuffers[key]
-
-
 @pytest.fixture(scope="module")
 def models(digits):
-    return _Models(digits)
+    return TrainedZoo(digits, _build, streaming=True)
 
 
 @pytest.mark.slow
