@@ -9,14 +9,13 @@ import pytest
 
 from tf_expander_pruning import export
 from tf_expander_pruning.deployment.export.converter_service import (
-    REPLY_PREFIX,
     ConverterService,
     shared_service,
 )
 from tf_expander_pruning.deployment.export.runtimes import run_runtime
 
 # Reads requests like int8_child.py --serve; the SavedModel path says what to do.
-STAND_IN = f"""
+STAND_IN = """
 import json, os, sys, time
 for line in sys.stdin:
     saved, rep, out = json.loads(line)
@@ -25,12 +24,12 @@ for line in sys.stdin:
     if saved == "sleep":
         time.sleep(30)
     if saved == "fail":
-        reply = {{"ok": False, "error": "Traceback: ValueError: calibration data has NaN"}}
+        reply = {"ok": False, "error": "Traceback: ValueError: calibration data has NaN"}
     else:
         open(out, "w").write(str(os.getpid()))
-        reply = {{"ok": True}}
+        reply = {"ok": True}
     print("converter noise on stdout")
-    print({REPLY_PREFIX!r} + json.dumps(reply), flush=True)
+    print(sys.argv[2] + json.dumps(reply), flush=True)  # the prefix the service gave
 """
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from tf_expander_pruning.deployment.export.errors import ChildProcessCrash, ExportError
 
-__all__ = ["CHILD_TIMEOUT_S", "child_env", "script_source", "run_child", "tail"]
+__all__ = ["CHILD_TIMEOUT_S", "child_env", "child_failure", "script_source", "run_child",
+           "tail"]
 
 # Generous wall-clock limit for a child (int8 conversion imports TensorFlow: ~5-20 s when busy).
 CHILD_TIMEOUT_S = 900
@@ -68,17 +69,24 @@ def run_child(
         )
     except subprocess.TimeoutExpired as error:
         raise ExportError(f"{what} did not finish within {timeout:.0f} s. {hint}") from error
-    if done.returncode < 0:
-        try:
-            name = signal.Signals(-done.returncode).name
-        except ValueError:
-            name = f"signal {-done.returncode}"
-        raise ChildProcessCrash(
-            f"{what} crashed its child process with {name} (your Python process is fine). "
-            f"{hint}\n--- last child output ---\n{tail(done.stderr)}",
-            signal_name=name,
-            stderr_tail=tail(done.stderr),
-        )
     if done.returncode != 0:
-        raise ExportError(f"{what} failed. {hint}\n--- last child output ---\n{tail(done.stderr)}")
+        raise child_failure(done.returncode, done.stderr, what=what, hint=hint)
     return done
+
+
+def child_failure(returncode: int, stderr: str, *, what: str, hint: str) -> ExportError:
+    """The exception for a child that ended with ``returncode`` != 0: a
+    :class:`ChildProcessCrash` if a signal killed it, else an :class:`ExportError`."""
+    last = tail(stderr)
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return ChildProcessCrash(
+            f"{what} crashed its child process with {name} (your Python process is fine). "
+            f"{hint}\n--- last child output ---\n{last}",
+            signal_name=name,
+            stderr_tail=last,
+        )
+    return ExportError(f"{what} failed. {hint}\n--- last child output ---\n{last}")

@@ -32,7 +32,7 @@ def check_quantization(quantization) -> None:
         )
 
 
-def serving_module(model, serve=None):
+def serving_module(model, serve):
     """A ``tf.Module`` with ``serve`` and the variables of ``model``, and nothing else.
 
     The converter saves what it is given as a SavedModel.  Given the Keras model itself, the
@@ -43,8 +43,7 @@ def serving_module(model, serve=None):
     """
     module = tf.Module()
     module.model_variables = list(model.variables)
-    if serve is not None:
-        module.serve = serve
+    module.serve = serve
     return module
 
 

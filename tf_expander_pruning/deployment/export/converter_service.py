@@ -14,7 +14,6 @@ import atexit
 import json
 import os
 import selectors
-import signal
 import subprocess
 import sys
 import tempfile
@@ -23,10 +22,11 @@ import threading
 from tf_expander_pruning.deployment.export.children import (
     CHILD_TIMEOUT_S,
     child_env,
+    child_failure,
     script_source,
     tail,
 )
-from tf_expander_pruning.deployment.export.errors import ChildProcessCrash, ExportError
+from tf_expander_pruning.deployment.export.errors import ExportError
 
 __all__ = ["ConverterService", "convert_int8_in_child", "shared_service", "REPLY_PREFIX"]
 
@@ -76,7 +76,7 @@ class ConverterService:
             self._stop(kill=True)
             self._stderr = tempfile.TemporaryFile(mode="w+", prefix="tfexp_int8_err_")
             self._child = subprocess.Popen(
-                [sys.executable, "-c", self.source, "--serve"],
+                [sys.executable, "-c", self.source, "--serve", REPLY_PREFIX],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
                 bufsize=0, env=child_env(),
             )
@@ -106,20 +106,9 @@ class ConverterService:
     def _death(self, child: subprocess.Popen, what: str, hint: str) -> ExportError:
         code = child.wait()
         self._stderr.seek(0)
-        stderr = tail(self._stderr.read())
+        stderr = self._stderr.read()
         self._stop(kill=True)
-        if code < 0:
-            try:
-                name = signal.Signals(-code).name
-            except ValueError:
-                name = f"signal {-code}"
-            return ChildProcessCrash(
-                f"{what} crashed its child process with {name} (your Python process is fine). "
-                f"{hint}\n--- last child output ---\n{stderr}",
-                signal_name=name, stderr_tail=stderr,
-            )
-        return ExportError(f"{what} failed (the child exited with {code}). {hint}\n"
-                           f"--- last child output ---\n{stderr}")
+        return child_failure(code, stderr, what=what, hint=hint)
 
     def _stop(self, *, kill: bool) -> None:
         child, self._child = self._child, None

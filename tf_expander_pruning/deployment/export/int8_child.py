@@ -6,7 +6,7 @@ child), or calls :func:`convert_int8` in-process with ``isolate=False``: one set
 settings for both.
 
     python int8_child.py SAVED_MODEL REPRESENTATIVE.npy|.npz OUT.tflite
-    python int8_child.py --serve     # requests on stdin, see converter_service.py
+    python int8_child.py --serve PREFIX     # requests on stdin, see converter_service.py
 
 A ``.npy`` holds calibration samples for a one-input signature; a ``.npz`` holds one array per
 signature input name (a streaming step model: ``x_t`` and the states).
@@ -53,12 +53,13 @@ def _convert_to_file(saved_model: str, representative_path: str, out_path: str) 
         handle.write(convert_int8(saved_model, _load(representative_path)))
 
 
-def _serve() -> None:
-    """Answer requests until stdin closes: one JSON line ``[saved, rep, out]`` each."""
+def _serve(prefix: str) -> None:
+    """Answer requests until stdin closes: one JSON line ``[saved, rep, out]`` each, one reply
+    line starting with ``prefix`` (``converter_service.REPLY_PREFIX``, given on the command line
+    because this file imports no package)."""
     import json
     import traceback
 
-    prefix = "@@tfexp-int8@@ "  # converter_service.REPLY_PREFIX (this file imports no package)
     for line in sys.stdin:
         try:
             _convert_to_file(*json.loads(line))
@@ -70,7 +71,7 @@ def _serve() -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--serve"]:
-        _serve()
+    if sys.argv[1:2] == ["--serve"]:
+        _serve(sys.argv[2])
     else:
         _convert_to_file(*sys.argv[1:4])
