@@ -8,6 +8,8 @@ OUT ?= demo_output
 TEST_WORKERS ?= 2
 # Cross compiler, newlib (C and C++) and QEMU: tf_expander_pruning.deployment.mcu (docs/mcu.md).
 MCU_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
+# Speech synthesiser for the offline spoken_words data set (tf_expander_pruning.research.spoken_words).
+AUDIO_PACKAGES := espeak-ng
 
 .PHONY: demo test test-fast lint bench install clean
 
@@ -25,6 +27,10 @@ $(STAMP): setup.cfg pyproject.toml
 		(echo "installing the Cortex-M toolchain and QEMU for the MCU tests ($(MCU_PACKAGES))"; \
 		 (apt-get update -qq && apt-get install -y -qq $(MCU_PACKAGES)) || \
 		 (sudo apt-get update -qq && sudo apt-get install -y -qq $(MCU_PACKAGES)))
+	@command -v espeak-ng >/dev/null 2>&1 || \
+		(echo "installing $(AUDIO_PACKAGES) for the spoken_words data set"; \
+		 (apt-get update -qq && apt-get install -y -qq $(AUDIO_PACKAGES)) || \
+		 (sudo apt-get update -qq && sudo apt-get install -y -qq $(AUDIO_PACKAGES)))
 	touch $(STAMP)
 
 install: $(STAMP)

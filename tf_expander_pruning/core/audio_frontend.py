@@ -20,11 +20,11 @@ ARM's ML-KWS use):
 :func:`log_mel` / :func:`mfcc` compute this in float64.  :func:`fixed_log_mel` /
 :func:`fixed_mfcc` are the fixed-point version (int16 samples in, integer arithmetic only, bit
 for bit what the integer C computes; outputs int32 in Q16, ``value / 2^16`` in the units of the
-float version).  Fixed-point steps: window in Q30, ``x w >> 24`` (64-bit product); a
+float version).  Fixed-point steps: window in Q30, ``x w >> 22`` (64-bit product); a
 512-point radix-2 decimation-in-time FFT on int32 values with Q30 twiddles and 64-bit products
 rounded half up; power ``(re^2 + im^2) >> 16``; mel weights in Q15 summed in 64 bits (so the
-mel energy is ``mel * 2^41``); ``log2`` from the leading bit and a 65-entry table of
-``log2(1 + k / 64)`` with linear interpolation; ``ln = (log2 - 41) ln 2``; DCT in Q30.
+mel energy is ``mel * 2^45``); ``log2`` from the leading bit and a 65-entry table of
+``log2(1 + k / 64)`` with linear interpolation; ``ln = (log2 - 45) ln 2``; DCT in Q30.
 """
 
 from __future__ import annotations
@@ -46,9 +46,9 @@ __all__ = [
 LOG_FLOOR = 2.0 ** -20
 #: Fractional bits of the fixed-point outputs (Q16).
 FRAC_BITS = 16
-_WINDOW_SHIFT = 24    # x (int16) * w (Q30) >> 24: the windowed value is x_float * w * 2^21
-_POWER_SHIFT = 16     # (re^2 + im^2) >> 16: power_float * 2^26
-_ENERGY_EXP = 41      # mel energy = mel_float * 2^(2 * 21 - 16 + 15)
+_WINDOW_SHIFT = 22    # x (int16) * w (Q30) >> 22: the windowed value is x_float * w * 2^23
+_POWER_SHIFT = 16     # (re^2 + im^2) >> 16: power_float * 2^30
+_ENERGY_EXP = 45      # mel energy = mel_float * 2^(2 * 23 - 16 + 15)
 _LOG_TABLE_BITS = 6   # 65-entry log2(1 + k / 64) table
 
 
@@ -248,7 +248,8 @@ def fixed_fft(x: np.ndarray, tables: FixedTables) -> tuple[np.ndarray, np.ndarra
 
     Each butterfly: ``t = (b w + 2^29) >> 30`` per component (64-bit products, arithmetic
     shift), ``a + t`` and ``a - t``.  Inputs must satisfy ``sum |x| < 2^31`` per row (no
-    per-stage scaling), which the front end's ``x w >> 24`` guarantees.
+    per-stage scaling), which the front end's ``x w >> 22`` guarantees
+    (``sum |x| <= 2^23 sum(hann) = 240 * 2^23 < 2^31``).
     """
     x = np.asarray(x, dtype=np.int64)
     n = x.shape[-1]

@@ -1,7 +1,7 @@
 """Sequence data sets as ``(batch, time, features)`` float32 arrays and integer labels.
 
-Every loader but ``mnist1d`` returns values scaled to ``[0, 1]`` so the same noise levels mean the
-same thing on every data set:
+Every loader but ``mnist1d`` and ``spoken_words`` returns values scaled to ``[0, 1]`` so the
+same noise levels mean the same thing on every data set:
 
 ============== ============================== ================ ========= =========
 name           source                         (time, features) classes   download
@@ -12,6 +12,7 @@ mnist1d        MNIST-1D (mnist1d package)     (40, 1)          10        ``[data
 mnist          TFDS ``mnist``                 (28, 28)         10        TFDS
 cifar10        TFDS ``cifar10``               (32, 96)         10        TFDS
 speech_commands TFDS ``speech_commands``      (49, 40)         12        TFDS
+spoken_words   espeak-ng voices, made offline (49, 10)         10        generated
 ============== ============================== ================ ========= =========
 
 * ``digits`` (the default) needs no download: 1,797 images, a stratified 75/25 train/test split
@@ -28,6 +29,13 @@ speech_commands TFDS ``speech_commands``      (49, 40)         12        TFDS
 * ``speech_commands``: 1 s of 16 kHz audio (cropped or zero-padded to 16,000 samples), 40 ms
   frames every 20 ms (49 frames), 40 log-mel bands (or ``n_mfcc`` MFCCs) computed with
   ``tf.signal``; each utterance is min-max scaled to ``[0, 1]``.
+* ``spoken_words``: the ten Speech Commands core words ("yes", "no", "up", "down", "left",
+  "right", "on", "off", "stop", "go") spoken by espeak-ng voices with noise and time shifts,
+  1 s at 16 kHz, no voice in both splits (:mod:`tf_expander_pruning.research.spoken_words`;
+  built on first use, about 1.5 minutes, and cached).  Features: 49 frames x 10 MFCCs of the
+  keyword-spotting front end (:mod:`tf_expander_pruning.core.audio_frontend`, the one the
+  generated C computes), in nats, not scaled (so ``noise=`` is refused);
+  :func:`spoken_word_clips` gives the int16 clips, voices and labels.
 
 The TFDS data sets are read with ``tfds.load(..., data_dir=data_dir, download=False)``: nothing
 is downloaded (these machines are offline).  A missing data set raises
@@ -51,6 +59,7 @@ from typing import Any
 
 import numpy as np
 
+from tf_expander_pruning.research import spoken_words
 from tf_expander_pruning.research.paper_data import MissingExtraError, load_mnist1d, load_mnist_5k
 
 __all__ = [
@@ -63,9 +72,11 @@ __all__ = [
     "DatasetNotFoundError",
     "MissingExtraError",
     "dataset_info",
+    "spoken_word_clips",
 ]
 
-DATASETS = ("digits", "mnist_5k", "mnist1d", "mnist", "cifar10", "speech_commands")
+DATASETS = ("digits", "mnist_5k", "mnist1d", "mnist", "cifar10", "speech_commands",
+            "spoken_words")
 NOISE_KINDS = ("gaussian", "salt_pepper")
 
 # Per data set: the accepted splits, (time, features) and number of classes.
@@ -76,9 +87,11 @@ _SPLITS = {
     "mnist": ("train", "test"),
     "cifar10": ("train", "test"),
     "speech_commands": ("train", "validation", "test"),
+    "spoken_words": ("train", "test"),
 }
 _NUM_CLASSES = {
     "digits": 10, "mnist_5k": 10, "mnist1d": 10, "mnist": 10, "cifar10": 10, "speech_commands": 12,
+    "spoken_words": 10,
 }
 
 # Speech Commands front end: 16 kHz audio, 40 ms frames, 20 ms hop, 40 mel bands (TF tutorial).
@@ -88,6 +101,10 @@ _FRAME_STEP = 320
 _FFT_LENGTH = 1024
 _NUM_MEL_BINS = 40
 _NUM_FRAMES = 1 + (SAMPLE_RATE - _FRAME_LENGTH) // _FRAME_STEP  # 49
+
+
+#: The int16 clips, labels and voices of ``spoken_words`` (for the front-end tests and firmware).
+spoken_word_clips = spoken_words.load_clips
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -327,14 +344,15 @@ def load(
         name: one of :data:`DATASETS` (see the module docstring for shapes).
         split: ``"train"`` or ``"test"`` (``speech_commands`` also ``"validation"``).
         data_dir: TFDS data directory (default ``$TFDS_DATA_DIR`` or ``~/tensorflow_datasets``);
-            ignored for ``digits``, ``mnist_5k`` and ``mnist1d``.
+            for ``spoken_words`` the cache directory (default
+            ``$TEP_CACHE_DIR/spoken_words``); ignored for ``digits``, ``mnist_5k``, ``mnist1d``.
         noise: ``None`` or a noise spec, e.g. ``("gaussian", 0.1)``, ``("salt_pepper", 0.05, 1)``
             or ``{"kind": "gaussian", "level": 0.1, "seed": 1}`` (see :func:`parse_noise`).
         n_mfcc: ``speech_commands`` only: MFCCs instead of log-mel bands.
 
     Returns:
         ``(x, y)``: ``x`` float32 of shape ``(batch, time, features)`` with values in ``[0, 1]``
-        (``mnist1d``: the benchmark's own values),
+        (``mnist1d``: the benchmark's own values; ``spoken_words``: MFCCs in nats),
         ``y`` int64 of shape ``(batch,)`` in ``[0, num_classes)``.
 
     Raises:
@@ -353,10 +371,10 @@ def load(
             raise ValueError("`n_mfcc` only applies to name='speech_commands'.")
         if isinstance(n_mfcc, bool) or not isinstance(n_mfcc, int) or not 1 <= n_mfcc <= 40:
             raise ValueError(f"`n_mfcc` must be an integer in 1..40, got {n_mfcc!r}.")
-    if spec is not None and name == "mnist1d":
+    if spec is not None and name in ("mnist1d", "spoken_words"):
         raise ValueError(
-            "`noise` levels are defined on [0, 1] values; mnist1d keeps the benchmark's own "
-            "range, so load it with noise=None."
+            f"`noise` levels are defined on [0, 1] values; {name} keeps its own range, so load "
+            "it with noise=None."
         )
     if name == "digits":
         x, y = _load_digits(split)
@@ -366,6 +384,8 @@ def load(
         x, y = load_mnist1d(split)
     elif name in ("mnist", "cifar10"):
         x, y = _load_image(name, split, data_dir)
+    elif name == "spoken_words":
+        x, y = spoken_words.load_features(split, directory=data_dir)
     else:
         x, y = _load_speech(split, data_dir, n_mfcc)
     if spec is not None:

@@ -12,10 +12,21 @@ from pathlib import Path
 
 import numpy as np
 
-from tf_expander_pruning.core.audio_frontend import frame_count
-from tf_expander_pruning.deployment.codegen.frontend import CFrontend
+from tf_expander_pruning.core.audio_frontend import (
+    DEFAULT,
+    FRAC_BITS,
+    FrontendConfig,
+    fixed_log_mel,
+    fixed_mfcc,
+    frame_count,
+    log_mel,
+    mfcc,
+)
+from tf_expander_pruning.core.validation import check_choice
+from tf_expander_pruning.deployment.codegen.frontend import FEATURE_KINDS, CFrontend, frontend_to_c
 
-__all__ = ["CompiledFrontend", "compile_frontend", "McuFrontendRun", "run_frontend_on_mcu"]
+__all__ = ["CompiledFrontend", "compile_frontend", "McuFrontendRun", "run_frontend_on_mcu",
+           "feature_errors"]
 
 
 def _check_clips(clips) -> np.ndarray:
@@ -175,3 +186,26 @@ def run_frontend_on_mcu(c_frontend: CFrontend, clips, *, target: str = "cortex-m
         features=raw.reshape(len(clips), n_frames, c_frontend.n_features),
         instructions_per_frame=np.array(counts, np.int64).reshape(len(clips), n_frames),
         flash_bytes=sizes.text + sizes.data, ram_bytes=sizes.data + sizes.bss, target=target)
+
+
+def feature_errors(clips, *, features: str = "mfcc",
+                   config: FrontendConfig = DEFAULT) -> dict[str, float]:
+    """Max absolute feature differences (nats) on int16 ``clips`` ``(clips, samples)``.
+
+    Keys: ``float_c_vs_python`` (float32 C vs the float64 reference), ``fixed_c_vs_python``
+    (integer C vs :func:`~tf_expander_pruning.core.audio_frontend.fixed_mfcc`, in Q16 steps:
+    0 means bit for bit), ``fixed_vs_float`` (fixed-point vs float reference, nats).
+    """
+    clips = _check_clips(clips)
+    check_choice(features, "features", FEATURE_KINDS)
+    reference = mfcc if features == "mfcc" else log_mel
+    fixed_reference = fixed_mfcc if features == "mfcc" else fixed_log_mel
+    float_c = compile_frontend(frontend_to_c(config, features=features))(clips)
+    fixed_c = compile_frontend(frontend_to_c(config, features=features, integer_only=True))(clips)
+    floats = np.stack([reference(clip, config) for clip in clips])
+    fixed = np.stack([fixed_reference(clip, config) for clip in clips])
+    return {
+        "float_c_vs_python": float(np.abs(float_c - floats).max()),
+        "fixed_c_vs_python": float(np.abs(fixed_c.astype(np.int64) - fixed).max()),
+        "fixed_vs_float": float(np.abs(fixed / 2.0 ** FRAC_BITS - floats).max()),
+    }
