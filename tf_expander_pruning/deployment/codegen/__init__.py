@@ -64,3 +64,8 @@ __all__ = [
     "QEXP_MAX_ABS_ERROR",
     "SUPPORTED_LAYERS",
 ]
+
+# The keyword-spotting audio front end as C (docs/codegen.md, "Audio front end").
+from tf_expander_pruning.deployment.codegen.frontend import CFrontend, frontend_to_c  # noqa: E402
+
+__all__ += ["frontend_to_c", "CFrontend"]

@@ -214,8 +214,10 @@ def _source(name, config, fixed, features, tables, body, value) -> str:
         "N_FFT": config.fft_length, "WINDOW_N": config.window_samples,
         "HOP_N": config.hop_samples, "N_MEL": config.n_mel, "N_MFCC": config.n_mfcc,
         "ENERGY_EXP": fixed.energy_exponent, "LN2_Q30": fixed.ln2_q30,
-        "ENERGY_FLOOR": f"{fixed.floor}ull", "LOG_FLOOR_F": f"{LOG_FLOOR:.9g}f",
+        "ENERGY_FLOOR": f"{fixed.floor}ull",
     }
+    if value == "float":
+        defines["LOG_FLOOR_F"] = f"{LOG_FLOOR:.9g}f"
     define_text = "\n".join(f"#define FE_{k} {v}" for k, v in defines.items())
     output = ("{ int j; for (j = 0; j < FE_N_MEL; ++j) features[j] = fe_logmel[j]; }\n"
               "    (void)fe_dct;"
