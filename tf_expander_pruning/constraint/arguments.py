@@ -7,6 +7,7 @@ import numbers
 from typing import Any
 
 from tf_expander_pruning.constraint.criterion import CRITERIA, UNDEFINED_POLICIES
+from tf_expander_pruning.constraint.guard import higher_is_better
 from tf_expander_pruning.core.cells import check_roles
 from tf_expander_pruning.core.validation import (
     check_choice,
@@ -35,6 +36,18 @@ def _check_criterion(criterion: Any) -> None:
             "'spectral_gap' (Delta_s >= margin) or a callable taking a SpectralReport and "
             "returning True (pass), False (fail) or None (undefined)."
         )
+
+
+def _check_max_drop(max_drop: Any, monitor: Any, mode: Any) -> float:
+    """An accuracy-like metric lives in [0, 1]: ``max_drop=2`` means 2 %, not 200 points."""
+    value = check_real(max_drop, "max_drop", minimum=0.0)
+    if value >= 1.0 and higher_is_better(monitor, mode):
+        raise ValueError(
+            f"`max_drop`={max_drop!r} for monitor={monitor!r}: an accuracy-like metric lies in "
+            f"[0, 1], so this tolerance can never be exceeded and the guard would be off. "
+            f"max_drop is a fraction: for {value:g} % pass max_drop={value / 100:g}."
+        )
+    return value
 
 
 def check_arguments(args: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +86,11 @@ def check_arguments(args: dict[str, Any]) -> dict[str, Any]:
         log_dir=check_path(args["log_dir"], "log_dir"),
         csv_path=check_path(args["csv_path"], "csv_path"),
         guard=bool(guard),
-        max_drop=check_real(args["max_drop"], "max_drop", minimum=0.0),
+        max_drop=_check_max_drop(args["max_drop"], args["monitor"], args["mode"]),
+        min_step=check_real(args["min_step"], "min_step", minimum=0.0, maximum=1.0,
+                            open_interval=True),
+        max_retries=check_int(args["max_retries"], "max_retries", minimum=0),
+        patience=check_int(args["patience"], "patience", minimum=0, maximum=1),
         baseline=check_real(args["baseline"], "baseline", allow_none=True),
     )
     for flag in ("per_gate", "restore_last_good_mask", "stop_training_when_all_frozen"):

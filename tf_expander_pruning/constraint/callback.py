@@ -30,6 +30,7 @@ from tf_expander_pruning.constraint import entries as setup
 from tf_expander_pruning.constraint import guard as guards
 from tf_expander_pruning.constraint.arguments import check_arguments
 from tf_expander_pruning.constraint.criterion import CRITERIA, UNDEFINED_POLICIES, Criterion
+from tf_expander_pruning.constraint.knee import KneeSearch
 from tf_expander_pruning.constraint.policy import FreezeKeeper, RestoreHooks
 from tf_expander_pruning.constraint.report import results, summary_table
 from tf_expander_pruning.constraint.sinks import (
@@ -38,7 +39,7 @@ from tf_expander_pruning.constraint.sinks import (
     LogSink,
     TensorBoardSink,
 )
-from tf_expander_pruning.constraint.stages import GuardStage, SpectralStage
+from tf_expander_pruning.constraint.stages import SpectralStage
 from tf_expander_pruning.constraint.watcher import UpdateWatcher
 from tf_expander_pruning.core.formatting import write_csv
 from tf_expander_pruning.core.keras_compat import check_model, keras
@@ -53,7 +54,12 @@ class RamanujanConstraint(keras.callbacks.Callback):
 
     Spectral test: ``criterion``, ``margin``, ``roles``, ``per_gate``, ``undefined``,
     ``restore_last_good_mask`` (see the docs).  Guard: ``guard`` (True: on; None/False: the
-    paper's spectral rule alone), ``monitor``, ``max_drop``, ``baseline``, ``mode``.  Output:
+    paper's spectral rule alone), ``monitor``, ``max_drop``, ``baseline``, ``mode``.  Knee
+    search (with the guard): a failed try is rolled back and retried halfway between the last
+    passing and the failing sparsity; a matrix freezes when that bracket is at most ``min_step``
+    wide or after ``max_retries`` further failed tries (``max_retries=0``: frozen at the first
+    failure); with ``patience=1`` a try that fails its first check is judged again after one
+    more recovery window before it is rolled back.  Output:
     ``log_dir`` (TensorBoard), ``csv_path`` (history streamed while training), ``verbose``
     (0, 1 a line per freeze, 2 also per check), ``stop_training_when_all_frozen``.
 
@@ -78,6 +84,9 @@ class RamanujanConstraint(keras.callbacks.Callback):
         max_drop: float = 0.02,
         baseline: float | None = None,
         mode: str = "auto",
+        min_step: float = 0.02,
+        max_retries: int = 4,
+        patience: int = 1,
     ) -> None:
         super().__init__()
         args = check_arguments({
@@ -86,6 +95,7 @@ class RamanujanConstraint(keras.callbacks.Callback):
             "stop_training_when_all_frozen": stop_training_when_all_frozen,
             "log_dir": log_dir, "verbose": verbose, "csv_path": csv_path, "guard": guard,
             "monitor": monitor, "max_drop": max_drop, "baseline": baseline, "mode": mode,
+            "min_step": min_step, "max_retries": max_retries, "patience": patience,
         })
         for name, value in args.items():
             setattr(self, name, value)
@@ -110,7 +120,8 @@ class RamanujanConstraint(keras.callbacks.Callback):
         """Constructor arguments (``criterion`` may be a callable)."""
         names = ("criterion", "margin", "per_gate", "undefined", "restore_last_good_mask",
                  "stop_training_when_all_frozen", "log_dir", "verbose", "csv_path", "guard",
-                 "monitor", "max_drop", "baseline", "mode")
+                 "monitor", "max_drop", "baseline", "mode", "min_step", "max_retries",
+                 "patience")
         return {"roles": list(self.roles), **{name: getattr(self, name) for name in names}}
 
     def __deepcopy__(self, memo):
@@ -142,7 +153,9 @@ class RamanujanConstraint(keras.callbacks.Callback):
         self._frozen = self._keeper.adopt()
         self._spectral = SpectralStage(self._entries, self._criterion, self.per_gate,
                                        self.restore_last_good_mask, self._keeper, self._log.say)
-        self._guard_stage = GuardStage(self._guard, self._entries, self._keeper, self._log.say)
+        search = KneeSearch(len(self._entries), self.min_step, self.max_retries, self.patience)
+        self._guard_stage = guards.GuardStage(self._guard, self._entries, self._keeper,
+                                              self._log.say, search)
         self._guard_stage.start(self.model, self._watcher.step)
         self._ready = True
 
@@ -210,7 +223,7 @@ class RamanujanConstraint(keras.callbacks.Callback):
         due = self._guard_stage.due(self._watcher, step, (self.params or {}).get("steps"),
                                     self._frozen, final)
         records = self._guard_stage.epoch_end(self.model, logs, step, self._epoch, due,
-                                              self._frozen)
+                                              self._frozen, final)
         if self._guard_stage.last_value is not None:
             self._tensorboard.guard_value(*self._guard_stage.last_value)
         if records:

@@ -1,4 +1,5 @@
-"""The validation guard: a pruned model may not fall more than ``max_drop`` below its reference.
+"""The validation guard and the knee search: a pruned model may not fall more than ``max_drop``
+below where pruning started, and each matrix goes as far as that allows.
 
 The spectral test looks at the 0/1 graph only; it cannot see a SimpleRNN whose weighted
 recurrent matrix is losing its dynamics (issue 16, ``docs/results/safe_stop.md``).  The guard
@@ -6,17 +7,40 @@ watches a Keras metric instead.  It is judged at an epoch end (where Keras repor
 metrics) that closes a mask update's recovery window: the last epoch end before the next
 scheduled mask update, or any epoch end once no update is scheduled.  Passing makes the current
 state the *safe point* (masks that passed both tests and the trained weights that go with them);
-failing rolls back to it.
+failing rolls back to it and, unless the search of a matrix is over, retries it with a smaller
+step (:mod:`.knee`).  This module and :mod:`.knee` hold every guard decision; the spectral
+test is :mod:`.stages`.
 """
 
 from __future__ import annotations
 
+import logging
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-__all__ = ["ValidationGuard", "SafePoint", "take_safe_point", "restore_weights", "pruned_since"]
+from tf_expander_pruning.constraint.knee import KneeSearch
+from tf_expander_pruning.constraint.policy import FreezeKeeper, apply_freeze
+from tf_expander_pruning.constraint.records import guard_record
+from tf_expander_pruning.constraint.watcher import UpdateWatcher
+from tf_expander_pruning.core.layers import mask_sparsity
+from tf_expander_pruning.pruning.wrapper import PrunedWeight
+
+__all__ = [
+    "ValidationGuard", "SafePoint", "GuardStage", "higher_is_better", "take_safe_point",
+    "restore_weights", "pruned_since",
+]
+
+logger = logging.getLogger("tf_expander_pruning.constraint")
+
+#: A failed check is borderline (worth one more recovery window) when the metric fell by at
+#: most this many times ``max_drop``; a larger fall is rolled back at once.
+BORDERLINE = 3.0
+
+Records = list[dict[str, Any]]
 
 
 @dataclass
@@ -29,6 +53,14 @@ class SafePoint:
     step: int = -1
 
 
+def higher_is_better(monitor: str, mode: str = "auto") -> bool:
+    """``mode`` "max"/"min", or for "auto" whether the name says loss or error (lower better)."""
+    if mode != "auto":
+        return mode == "max"
+    lowered = monitor.lower()
+    return not ("loss" in lowered or "error" in lowered)
+
+
 class ValidationGuard:
     """Judges a monitored metric against a reference.
 
@@ -38,7 +70,9 @@ class ValidationGuard:
             without the prefix is used instead, with a warning.
         max_drop: how far the metric may fall below the reference (absolute, in the metric's
             unit; for a loss, how far it may rise).
-        baseline: the reference; None = the best value seen at a passing guard check.
+        baseline: the reference; None = where pruning started: the mean of the values logged
+            at epoch ends before the first mask update (or, if the first update came before
+            the first epoch end, the first value judged).
         mode: ``"max"`` (higher is better), ``"min"`` or ``"auto"`` (``min`` for names
             containing ``loss`` or ``error``).
     """
@@ -53,14 +87,12 @@ class ValidationGuard:
 
     def reset(self) -> None:
         self.best: float | None = None
+        self.start_values: list[float] = []
         self.key: str | None = None  # the log key actually read (after any fallback)
         self.announced = False
 
     def higher_is_better(self, key: str) -> bool:
-        if self.mode != "auto":
-            return self.mode == "max"
-        lowered = key.lower()
-        return not ("loss" in lowered or "error" in lowered)
+        return higher_is_better(key, self.mode)
 
     def resolve(self, logs: dict[str, Any]) -> tuple[str | None, str | None]:
         """(log key to read, a one-time message or None).  None key: the guard cannot run."""
@@ -88,8 +120,19 @@ class ValidationGuard:
             self.announced = True
         return self.key, message
 
+    def observe_start(self, value: float) -> None:
+        """A value logged before pruning started (part of the reference)."""
+        if np.isfinite(value):
+            self.start_values.append(float(value))
+
     def reference(self) -> float | None:
-        return self.baseline if self.baseline is not None else self.best
+        if self.baseline is not None:
+            return self.baseline
+        if self.start_values:
+            # The mean, not the best: the best of several noisy values is biased upwards and
+            # would make every later check look like a loss.
+            return float(np.mean(self.start_values))
+        return self.best
 
     def drop(self, value: float) -> float:
         """How far ``value`` is below the reference (positive = worse); 0 without a reference."""
@@ -105,10 +148,8 @@ class ValidationGuard:
         if not np.isfinite(value):
             return False
         passed = self.drop(value) <= self.max_drop
-        if passed:
-            better = self.higher_is_better(self.key or self.monitor)
-            if self.best is None or (value > self.best if better else value < self.best):
-                self.best = float(value)
+        if passed and self.best is None:
+            self.best = float(value)  # the reference when no value before pruning was seen
         return passed
 
 
@@ -134,3 +175,160 @@ def pruned_since(entries, safe: SafePoint) -> list[int]:
         i for i, e in enumerate(entries)
         if not np.array_equal(np.asarray(e.mask.numpy()) != 0, safe.masks[i])
     ]
+
+
+def restore_mask(entry: PrunedWeight, keep: np.ndarray) -> None:
+    """Make ``keep`` the matrix's mask (and rollback point) and zero the weights it removes."""
+    entry.mask.assign(keep.astype(entry.mask.dtype.as_numpy_dtype))
+    entry.wrapper.pruning_obj.weight_mask_op()
+    entry.good_mask.assign(entry.mask)
+
+
+class GuardStage:
+    """At an epoch end that closes a recovery window, judge the try: a pass makes the state the
+    safe point, a failure rolls every matrix pruned since then back to it (weights included).
+    The :class:`~.knee.KneeSearch` then says, per matrix, whether to try again (and at which
+    sparsity) or to freeze."""
+
+    def __init__(self, guard: ValidationGuard, entries: list[PrunedWeight], keeper: FreezeKeeper,
+                 say: Callable[[str], None], search: KneeSearch) -> None:
+        self.guard, self.entries, self.keeper, self.say = guard, entries, keeper, say
+        self.search = search
+        self.safe: SafePoint | None = None
+        self.started = False  # has any mask changed since the fit began?
+        self.waited: set[int] = set()  # matrices whose current try already had an extra window
+        self.last_value: tuple[str, float, int] | None = None
+
+    def start(self, model, step: int) -> None:
+        self.safe = take_safe_point(model, self.entries, step)
+        for index, entry in enumerate(self.entries):
+            self.search.start(index, mask_sparsity(entry.mask.numpy()))
+            if not bool(entry.frozen.numpy()):
+                entry.schedule.follow_schedule()
+
+    def due(self, watcher: UpdateWatcher, step: int, per_epoch: int | None,
+            frozen: set[int], final: bool = False) -> bool:
+        """Does this epoch end close a recovery window?
+
+        Yes when the next mask update comes before the next epoch end (the last look at the
+        current masks; a schedule step ``u`` updates during the batch after which
+        ``pruning_step == u``).  When no update is scheduled any more, once the latest one had
+        ``recovery_steps`` to recover, or at the end of training (``final``) whatever its age:
+        the model that training returns is always judged.
+        """
+        upcoming = watcher.next_update(step + 1, frozen)
+        if upcoming is not None:
+            return not (per_epoch and upcoming > step + int(per_epoch))
+        if final or watcher.last_update is None:
+            return True
+        return step - watcher.last_update >= watcher.recovery_steps(per_epoch, frozen)
+
+    def epoch_end(self, model, logs: dict[str, Any], step: int, epoch: int,
+                  due: bool, frozen: set[int], final: bool = False) -> Records:
+        key, message = self.guard.resolve(logs)
+        if message:  # a set-up notice, not a freeze: logged and warned, not in `messages`
+            logger.warning(message)
+            warnings.warn(message, UserWarning, stacklevel=3)
+        self.last_value = None
+        if key is None or key not in logs:
+            return []
+        value = float(logs[key])
+        moved = pruned_since(self.entries, self.safe)
+        self.started = self.started or bool(moved)
+        if not self.started:
+            self.guard.observe_start(value)  # before the first mask update: the reference
+            return []
+        if not due:
+            return []
+        self.last_value = (key, value, step)
+        if self.guard.judge(value):
+            records = self.accept(moved, value, step, epoch, frozen)
+            self.safe = take_safe_point(model, self.entries, step)
+            self.waited.clear()
+            return records
+        patient = [i for i in moved if i not in self.waited and i not in frozen]
+        borderline = self.guard.drop(value) <= BORDERLINE * self.guard.max_drop
+        if patient and borderline and not final and self.search.patience:
+            return self.wait(patient, value, step, epoch)
+        self.waited.clear()
+        return self.rollback(model, moved, key, value, step, epoch, frozen, final)
+
+    def wait(self, moved: list[int], value: float, step: int, epoch: int) -> Records:
+        """A try that fails its first check by less than ``BORDERLINE * max_drop`` gets one more
+        recovery window at the same masks (a pruned RNN often needs more than one epoch to
+        recover what an update cost)."""
+        records = []
+        for index in moved:
+            entry = self.entries[index]
+            sparsity = mask_sparsity(entry.mask.numpy())
+            entry.schedule.set_target(sparsity)  # the next update keeps this mask
+            self.waited.add(index)
+            records.append(guard_record(
+                entry, step, epoch, sparsity, value, passed=False, frozen=False,
+                reference=self.guard.reference(),
+                step_size=self.search.step_size(index, sparsity), action="wait"))
+        return records
+
+    def accept(self, moved: list[int], value: float, step: int, epoch: int,
+               frozen: set[int]) -> Records:
+        records = []
+        for index in moved:
+            entry = self.entries[index]
+            sparsity = mask_sparsity(entry.mask.numpy())
+            size = self.search.step_size(index, sparsity)
+            done = index not in frozen and self.search.accept(index, sparsity)
+            if done:
+                apply_freeze(entry, step, None)
+                frozen.add(index)
+                self.keeper.remember(index, "guard")
+                self.say(f"{entry.layer}: {entry.role} knee found: {sparsity:.3f} passed and the "
+                         f"next try would be less than min_step={self.search.min_step:g} "
+                         "further; frozen")
+            self.retarget(index, frozen)
+            records.append(guard_record(entry, step, epoch, sparsity, value, passed=True,
+                                        frozen=done, reference=self.guard.reference(),
+                                        step_size=size, action="frozen" if done else "accepted"))
+        return records
+
+    def rollback(self, model, moved: list[int], key: str, value: float, step: int, epoch: int,
+                 frozen: set[int], final: bool) -> Records:
+        if not moved:
+            return []  # nothing was pruned since the safe point: nothing to undo
+        reference = self.guard.reference()
+        failing = {i: mask_sparsity(self.entries[i].mask.numpy()) for i in moved}
+        records = []
+        for index in moved:
+            entry = self.entries[index]
+            size = self.search.step_size(index, failing[index])
+            done = self.search.reject(index, failing[index]) or final or index in frozen
+            back = mask_sparsity(self.safe.masks[index])
+            if done:
+                first = index not in frozen
+                apply_freeze(entry, step, self.safe.masks[index])
+                frozen.add(index)
+                self.keeper.remember(index, "guard" if first else None)
+            else:
+                restore_mask(entry, self.safe.masks[index])
+            self.retarget(index, frozen)
+            records.append(guard_record(entry, step, epoch, failing[index], value, passed=False,
+                                        frozen=done, reference=reference, step_size=size,
+                                        action="frozen" if done else "retry"))
+            then = "frozen" if done else f"next try {self.search.target(index):.3f}"
+            self.say(
+                f"{entry.layer}: {entry.role} guard: {key}={value:.4f} fell more than "
+                f"max_drop={self.guard.max_drop:g} below {reference:.4f} at sparsity "
+                f"{failing[index]:.3f}; rolled back to {back:.3f} (step {self.safe.step}, the "
+                f"last state that passed both tests), {then}")
+        # The weights last: putting a mask back applies every mask of its wrapper, and a
+        # matrix whose mask is not back yet would zero its restored weights.
+        restore_weights(model, self.safe)
+        return records
+
+    def retarget(self, index: int, frozen: set[int]) -> None:
+        """Point the matrix's schedule at its next try (or back at the schedule)."""
+        schedule = self.entries[index].schedule
+        target = None if index in frozen else self.search.target(index)
+        if target is None:
+            schedule.follow_schedule()
+        else:
+            schedule.set_target(target)

@@ -18,17 +18,22 @@ def spectral_record(entry: PrunedWeight, step: int, epoch: int, gate: Any,
         "lambda1": report.lambda1, "mu_hat": report.mu_hat, "bound": report.bound,
         "delta_r": report.delta_r, "delta_s": report.delta_s, "passed": outcome,
         "frozen": False, "stopped_by": None, "monitor_value": None,
-        "components": report.components,
+        "components": report.components, "reference": None, "step_size": None,
+        "action": None,
     }
 
 
-def guard_record(entry: PrunedWeight, step: int, epoch: int, sparsity: float,
-                 value: float) -> dict[str, Any]:
-    """A matrix the guard rolled back: the spectral columns are empty, ``passed`` is False."""
+def guard_record(entry: PrunedWeight, step: int, epoch: int, sparsity: float, value: float,
+                 passed: bool = False, frozen: bool = True, reference: float | None = None,
+                 step_size: float | None = None, action: str = "frozen") -> dict[str, Any]:
+    """One try of a matrix judged by the guard: the spectral columns are empty; ``sparsity`` is
+    the tried sparsity, ``step_size`` how far it went beyond the last passing one, ``action``
+    ``"accepted"``, ``"retry"`` (rolled back, tried again smaller) or ``"frozen"``."""
     return {
         "step": step, "epoch": epoch, "layer": entry.layer, "role": entry.role, "gate": None,
         "sparsity": float(sparsity), "d_left": None, "d_right": None, "lambda1": None,
-        "mu_hat": None, "bound": None, "delta_r": None, "delta_s": None, "passed": False,
-        "frozen": True, "stopped_by": "guard", "monitor_value": float(value),
-        "components": None,
+        "mu_hat": None, "bound": None, "delta_r": None, "delta_s": None, "passed": bool(passed),
+        "frozen": bool(frozen), "stopped_by": "guard", "monitor_value": float(value),
+        "components": None, "reference": reference,
+        "step_size": None if step_size is None else float(step_size), "action": action,
     }

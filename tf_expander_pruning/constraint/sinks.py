@@ -24,7 +24,7 @@ logger = logging.getLogger("tf_expander_pruning.constraint")
 HISTORY_FIELDS = (
     "step", "epoch", "layer", "role", "gate", "sparsity", "d_left", "d_right", "lambda1",
     "mu_hat", "bound", "delta_r", "delta_s", "passed", "frozen", "stopped_by", "monitor_value",
-    "components",
+    "components", "reference", "step_size", "action",
 )
 
 Record = dict[str, Any]
@@ -36,7 +36,8 @@ def check_line(row: Record) -> str:
     if row.get("stopped_by") == "guard":
         return (
             f"{row['layer']}: {row['role']} step {row['step']} sparsity {row['sparsity']:.2f} "
-            f"guard {format_value(row['monitor_value'])} passed={row['passed']}"
+            f"guard {format_value(row['monitor_value'])} passed={row['passed']} "
+            f"{row.get('action') or ''}"
         )
     return (
         f"{row['layer']}: {row['role']}{gate} step {row['step']} sparsity "

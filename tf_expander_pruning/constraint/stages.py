@@ -1,28 +1,23 @@
-"""The two tests the callback runs: the spectral test after each mask update and the guard at
-the end of each recovery window.  Each returns the history records it made and adds the
-matrices it froze to the shared ``frozen`` set."""
+"""The spectral test the callback runs after each mask update (the guard and the knee search,
+judged at the end of each recovery window, are :class:`~.guard.GuardStage`).  It returns the
+history records it made and adds the matrices it froze to the shared ``frozen`` set."""
 
 from __future__ import annotations
 
-import logging
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
-from tf_expander_pruning.constraint import guard as guards
 from tf_expander_pruning.constraint.criterion import Criterion
 from tf_expander_pruning.constraint.policy import FreezeKeeper, apply_freeze
-from tf_expander_pruning.constraint.records import guard_record, spectral_record
+from tf_expander_pruning.constraint.records import spectral_record
 from tf_expander_pruning.constraint.runner import CheckRunner, across_workers
-from tf_expander_pruning.constraint.watcher import UpdateWatcher
 from tf_expander_pruning.core.layers import mask_sparsity
 from tf_expander_pruning.pruning.wrapper import PrunedWeight
 
-__all__ = ["SpectralStage", "GuardStage"]
-
-logger = logging.getLogger("tf_expander_pruning.constraint")
+__all__ = ["SpectralStage"]
 
 Records = list[dict[str, Any]]
 
@@ -103,74 +98,3 @@ class SpectralStage:
                 "Lower the learning rate or add keras.callbacks.TerminateOnNaN().")
         self.say(line)
         warnings.warn(line, RuntimeWarning, stacklevel=3)
-
-
-class GuardStage:
-    """At an epoch end that closes a recovery window: a pass makes the state the safe point, a
-    failure rolls every matrix pruned since then back to it (weights included) and freezes it."""
-
-    def __init__(self, guard: guards.ValidationGuard, entries: list[PrunedWeight],
-                 keeper: FreezeKeeper, say: Callable[[str], None]) -> None:
-        self.guard, self.entries, self.keeper, self.say = guard, entries, keeper, say
-        self.safe: guards.SafePoint | None = None
-        self.last_value: tuple[str, float, int] | None = None
-
-    def start(self, model, step: int) -> None:
-        self.safe = guards.take_safe_point(model, self.entries, step)
-
-    def due(self, watcher: UpdateWatcher, step: int, per_epoch: int | None,
-            frozen: set[int], final: bool = False) -> bool:
-        """Does this epoch end close a recovery window?
-
-        Yes when the next mask update comes before the next epoch end (the last look at the
-        current masks; a schedule step ``u`` updates during the batch after which
-        ``pruning_step == u``).  When no update is scheduled any more, once the latest one had
-        ``recovery_steps`` to recover, or at the end of training (``final``) whatever its age:
-        the model that training returns is always judged.
-        """
-        upcoming = watcher.next_update(step + 1, frozen)
-        if upcoming is not None:
-            return not (per_epoch and upcoming > step + int(per_epoch))
-        if final or watcher.last_update is None:
-            return True
-        return step - watcher.last_update >= watcher.recovery_steps(per_epoch, frozen)
-
-    def epoch_end(self, model, logs: dict[str, Any], step: int, epoch: int,
-                  due: bool, frozen: set[int]) -> Records:
-        key, message = self.guard.resolve(logs)
-        if message:  # a set-up notice, not a freeze: logged and warned, not in `messages`
-            logger.warning(message)
-            warnings.warn(message, UserWarning, stacklevel=3)
-        self.last_value = None
-        if key is None or key not in logs or not due:
-            return []
-        value = float(logs[key])
-        self.last_value = (key, value, step)
-        if self.guard.judge(value):
-            self.safe = guards.take_safe_point(model, self.entries, step)
-            return []
-        return self.rollback(model, key, value, step, epoch, frozen)
-
-    def rollback(self, model, key: str, value: float, step: int, epoch: int,
-                 frozen: set[int]) -> Records:
-        targets = guards.pruned_since(self.entries, self.safe)
-        if not targets:
-            return []  # nothing was pruned since the safe point: nothing to undo
-        reference = self.guard.reference()
-        failing = {i: mask_sparsity(self.entries[i].mask.numpy()) for i in targets}
-        guards.restore_weights(model, self.safe)
-        records = []
-        for index in targets:
-            entry = self.entries[index]
-            first = index not in frozen
-            apply_freeze(entry, step, self.safe.masks[index])
-            frozen.add(index)
-            self.keeper.remember(index, "guard" if first else None)
-            records.append(guard_record(entry, step, epoch, failing[index], value))
-            self.say(
-                f"{entry.layer}: {entry.role} guard: {key}={value:.4f} fell more than "
-                f"max_drop={self.guard.max_drop:g} below {reference:.4f} at sparsity "
-                f"{failing[index]:.2f}; rolled back to "
-                f"{mask_sparsity(self.safe.masks[index]):.2f} (step {self.safe.step}, the last "
-                "state that passed both tests) and frozen")
-        return records

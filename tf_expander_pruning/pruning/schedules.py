@@ -167,12 +167,19 @@ class Freezable(PruningSchedule, tf.Module):
     retracing.  Freezing stops mask *updates*; TF-MOT keeps multiplying the weights by the
     current mask, so the mask (and the weights' zero pattern) stay exactly as they are.
 
+    A callback can also *drive* the sparsity: :meth:`set_target` makes every later mask update
+    (still at the base schedule's steps) prune to that sparsity instead of the base schedule's;
+    :meth:`follow_schedule` hands control back.  ``RamanujanConstraint``'s knee search retries a
+    failed update with a smaller step this way (:mod:`tf_expander_pruning.constraint.knee`).
+
     Args:
         base_schedule: any ``tfmot.sparsity.keras.PruningSchedule``.
         frozen: optional existing boolean variable to use as the flag (the pruning wrapper
             passes one of its own weights so the flag is saved with the model); a new
             ``tf.Variable(False)`` when omitted.
         name: ``tf.Module`` name.
+        target: optional scalar float32 variable holding the driven sparsity (negative: follow
+            the base schedule); a new ``tf.Variable(-1.0)`` when omitted.
     """
 
     def __init__(
@@ -180,6 +187,7 @@ class Freezable(PruningSchedule, tf.Module):
         base_schedule: PruningSchedule,
         frozen: tf.Variable | None = None,
         name: str | None = None,
+        target: tf.Variable | None = None,
     ) -> None:
         tf.Module.__init__(self, name=name or "freezable_schedule")
         validate_schedule(base_schedule, "base_schedule")
@@ -194,6 +202,9 @@ class Freezable(PruningSchedule, tf.Module):
         ):
             raise ValueError(f"`frozen` must be a scalar bool variable, got {frozen!r}.")
         self.frozen = frozen
+        if target is None:
+            target = tf.Variable(-1.0, trainable=False, dtype=tf.float32, name="target")
+        self.target = target
 
     # The TF-MOT step-range attributes, so code that inspects schedules sees the base's range.
     @property
@@ -210,7 +221,26 @@ class Freezable(PruningSchedule, tf.Module):
 
     def __call__(self, step: tf.Tensor | int) -> tuple[tf.Tensor, tf.Tensor]:
         should_prune, sparsity = self.base_schedule(step)
+        driven = tf.cast(self.target, tf.float32)
+        sparsity = tf.where(driven >= 0.0, driven, tf.cast(sparsity, tf.float32))
         return tf.math.logical_and(should_prune, tf.math.logical_not(self.frozen)), sparsity
+
+    def set_target(self, sparsity: float) -> None:
+        """Prune to ``sparsity`` (in [0, 1)) at every later mask update of the base schedule."""
+        sparsity = float(sparsity)
+        if not 0.0 <= sparsity < 1.0:
+            raise ValueError(f"Freezable.set_target: sparsity must be in [0, 1), got {sparsity}.")
+        self.target.assign(sparsity)
+
+    def follow_schedule(self) -> None:
+        """Let the base schedule choose the sparsity again (undo :meth:`set_target`)."""
+        self.target.assign(-1.0)
+
+    @property
+    def driven_target(self) -> float | None:
+        """The sparsity set by :meth:`set_target`, or None when following the schedule."""
+        value = float(self.target.numpy())
+        return value if value >= 0.0 else None
 
     def freeze(self) -> None:
         """Stop further mask updates (the current mask is kept)."""

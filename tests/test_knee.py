@@ -1,0 +1,163 @@
+"""Issue 22: the knee search finds each matrix's largest tolerable sparsity within one fit.
+
+The controller is tested in pure Python against a synthetic oracle (accuracy falls past a known
+sparsity), then in real training with the oracle injected as a logged metric: a failed try
+rolls masks and weights back bit for bit, a frozen matrix never changes, and the stop ends
+within ``min_step`` below the oracle's knee, never above it.
+"""
+
+import numpy as np
+import pytest
+import tensorflow_model_optimization as tfmot
+
+from tf_expander_pruning import GeometricSchedule, RamanujanConstraint, keras, prune_rnn
+from tf_expander_pruning.constraint.knee import KneeSearch
+from tf_expander_pruning.pruning import pruned_weights
+
+
+def search_against_oracle(knee, rate=0.2, min_step=0.02, max_retries=20, updates=60):
+    """Drive one matrix as the callback does: follow the geometric schedule until the first
+    failure, then the search's targets; the oracle passes iff sparsity <= knee."""
+    search = KneeSearch(1, min_step=min_step, max_retries=max_retries, patience=0)
+    search.start(0, 0.0)
+    scheduled, tried = 0.0, []
+    for _ in range(updates):
+        scheduled = 1.0 - (1.0 - scheduled) * (1.0 - rate)
+        target = search.target(0)
+        sparsity = scheduled if target is None else target
+        tried.append(sparsity)
+        done = search.accept(0, sparsity) if sparsity <= knee else search.reject(0, sparsity)
+        if done:
+            break
+    return search.states[0], tried
+
+
+@pytest.mark.parametrize("knee", [0.05, 0.31, 0.5, 0.62, 0.777, 0.9, 0.955])
+@pytest.mark.parametrize("rate", [0.1, 0.2, 0.3, 0.5])
+def test_search_ends_within_its_floor_below_the_knee_and_never_above(knee, rate):
+    state, tried = search_against_oracle(knee, rate=rate)
+    assert state.done
+    assert knee - 0.02 <= state.safe <= knee
+    assert state.failed_at is not None and state.failed_at > knee
+    assert len(tried) <= 40  # bisection: a handful of tries after the first failure
+
+
+def test_zero_retries_is_the_first_failure_stop():
+    state, tried = search_against_oracle(0.5, rate=0.2, max_retries=0)
+    assert state.done and state.failures == 1
+    assert state.safe == pytest.approx(1 - 0.8**3)  # 0.488 passed, 0.590 failed: frozen there
+    assert tried[-1] == pytest.approx(1 - 0.8**4)
+
+
+def test_a_pass_above_an_earlier_failure_reopens_the_search():
+    search = KneeSearch(1, min_step=0.02)
+    search.start(0, 0.2)
+    assert not search.reject(0, 0.5)
+    assert search.target(0) == pytest.approx(0.35)
+    assert not search.accept(0, 0.55)  # noise made 0.5 fail: the bracket is dropped
+    assert search.states[0].failed_at is None and search.target(0) is None
+
+
+# ---------------------------------------------------------------- in training, with an oracle
+STEPS, UNITS = 8, 16
+KNEE = 0.63
+
+
+class Oracle(keras.callbacks.Callback):
+    """Before the constraint: logs ``val_oracle`` = 1 while every matrix is at or below KNEE."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        worst = max(1.0 - float(p.mask.numpy().mean()) for p in pruned_weights(self.model))
+        logs["val_oracle"] = 1.0 if worst <= KNEE else 0.0
+
+
+class Spy(keras.callbacks.Callback):
+    """After the constraint: masks, weights and frozen flags at every epoch end."""
+
+    def __init__(self):
+        super().__init__()
+        self.states = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.states.append([(p.mask.numpy().copy(), p.weight.numpy().copy(),
+                             bool(p.frozen.numpy())) for p in pruned_weights(self.model)])
+
+
+@pytest.fixture(scope="module")
+def oracle_run():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32 * STEPS, 6, 4)).astype("float32")
+    y = (x[:, :, 0].sum(axis=1) > 0).astype("int64")
+    keras.utils.set_random_seed(0)
+    dense = keras.Sequential([keras.Input((6, 4)), keras.layers.LSTM(UNITS, name="lstm"),
+                              keras.layers.Dense(2)])
+    schedule = GeometricSchedule(rate=0.3, frequency=2 * STEPS, begin_step=STEPS + 1,
+                                 end_step=40 * STEPS)
+    model = prune_rnn(dense, schedule)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    constraint = RamanujanConstraint(monitor="val_oracle", max_drop=0.5, verbose=0,
+                                     criterion=lambda report: True, min_step=0.02)
+    spy = Spy()
+    model.fit(x, y, epochs=42, batch_size=32, verbose=0,
+              callbacks=[tfmot.sparsity.keras.UpdatePruningStep(), Oracle(), constraint, spy])
+    return constraint, spy, model
+
+
+def test_training_stop_is_within_min_step_below_the_oracle_knee(oracle_run):
+    constraint, _, model = oracle_run
+    for row in constraint.results():
+        assert row["frozen"] and row["stopped_by"] == "guard"
+        assert KNEE - 0.02 - 1e-3 <= row["sparsity"] <= KNEE, row
+    actions = [r["action"] for r in constraint.history if r["stopped_by"] == "guard"]
+    assert "retry" in actions and "wait" in actions and actions[-1] == "frozen"
+    for entry in pruned_weights(model):  # weights obey the frozen mask exactly
+        assert np.all(entry.weight.numpy()[entry.mask.numpy() == 0] == 0)
+
+
+def test_a_failed_try_rolls_masks_and_weights_back_bit_for_bit(oracle_run):
+    constraint, spy, _ = oracle_run
+    tries = [r for r in constraint.history if r["stopped_by"] == "guard"]
+    epochs = sorted({r["epoch"] for r in tries})
+    checked = 0
+    for epoch in epochs:
+        mine = [r for r in tries if r["epoch"] == epoch]
+        if mine[0]["action"] != "retry":
+            continue
+        # the state after the retry's rollback equals the last accepted state, bit for bit
+        accepted = [e for e in epochs if e < epoch and any(
+            r["epoch"] == e and r["action"] == "accepted" for r in tries)]
+        assert accepted, "the oracle passes the first tries"
+        for (mask, weight, _), (safe_mask, safe_weight, _) in zip(
+                spy.states[epoch], spy.states[accepted[-1]], strict=True):
+            np.testing.assert_array_equal(mask, safe_mask)
+            np.testing.assert_array_equal(weight, safe_weight)
+        checked += 1
+    assert checked >= 1
+
+
+def test_a_frozen_matrix_never_changes(oracle_run):
+    _, spy, _ = oracle_run
+    for index in range(len(spy.states[0])):
+        frozen_at = next(e for e, state in enumerate(spy.states) if state[index][2])
+        first = spy.states[frozen_at][index][0]
+        for state in spy.states[frozen_at:]:
+            assert state[index][2]
+            np.testing.assert_array_equal(state[index][0], first)
+
+
+def test_max_drop_of_two_for_accuracy_is_a_percent_typo():
+    with pytest.raises(ValueError, match="max_drop=0.02"):
+        RamanujanConstraint(max_drop=2)
+    assert RamanujanConstraint(monitor="val_loss", max_drop=2).max_drop == 2.0
+
+
+def test_new_arguments_are_checked_and_round_trip():
+    constraint = RamanujanConstraint(min_step=0.05, max_retries=2, patience=0)
+    config = constraint.get_config()
+    assert (config["min_step"], config["max_retries"], config["patience"]) == (0.05, 2, 0)
+    assert RamanujanConstraint(**config).get_config() == config
+    for bad in ({"min_step": 0.0}, {"min_step": 1.5}, {"max_retries": -1}, {"patience": 3}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            RamanujanConstraint(**bad)
+    with pytest.raises(TypeError, match="max_retries"):
+        RamanujanConstraint(max_retries=1.5)
