@@ -106,11 +106,14 @@ def convert_module(module, quantization: str | None, representative=None, *, hin
             ) from error
 
 
-def convert_int8_module(module, representative, *, hint: str, isolate: bool) -> bytes:
+def convert_int8_module(module, representative, *, hint: str, isolate: bool,
+                        activations: str = "int8") -> bytes:
     """Full-int8 flatbuffer of ``module.serve`` (a ``tf.function`` with an input signature).
 
     ``module`` must hold the model's variables so the SavedModel reaches them: build it with
     :func:`serving_module`.  ``representative`` is an array (one input) or ``{input name: array}``.
+    ``activations="int16"``: TFLite's 16x8 mode (int8 weights, int16 activations and boundary
+    tensors).
     """
     with tempfile.TemporaryDirectory(prefix="tfexp_int8_") as tmp:
         saved = _save(module, tmp)
@@ -122,8 +125,8 @@ def convert_int8_module(module, representative, *, hint: str, isolate: bool) -> 
             rep_path = os.path.join(tmp, "rep.npy")
             np.save(rep_path, representative)
         if isolate:
-            convert_int8_in_child(saved, rep_path, out_path, hint=hint)
+            convert_int8_in_child(saved, rep_path, out_path, hint=hint, activations=activations)
             return Path(out_path).read_bytes()
         from tf_expander_pruning.deployment.export.int8_child import convert_int8
 
-        return convert_int8(saved, representative)
+        return convert_int8(saved, representative, activations)

@@ -52,9 +52,13 @@ class ConverterService:
         return child.pid if child is not None and child.poll() is None else None
 
     def convert(self, saved_model: str, representative_path: str, out_path: str, *,
-                what: str, hint: str, timeout: float = CHILD_TIMEOUT_S) -> None:
-        """Convert in the child; writes ``out_path``.  Raises like :func:`.children.run_child`."""
-        request = (json.dumps([saved_model, representative_path, out_path]) + "\n").encode()
+                what: str, hint: str, timeout: float = CHILD_TIMEOUT_S,
+                activations: str = "int8") -> None:
+        """Convert in the child; writes ``out_path``.  Raises like :func:`.children.run_child`.
+
+        ``activations="int16"``: 16x8 mode (see ``int8_child.convert_int8``)."""
+        request = (json.dumps([saved_model, representative_path, out_path, activations])
+                   + "\n").encode()
         with self._lock:
             child = self._running()
             try:
@@ -137,7 +141,9 @@ def shared_service() -> ConverterService:
 
 
 def convert_int8_in_child(saved_model: str, representative_path: str, out_path: str, *,
-                          hint: str) -> None:
-    """Full-int8 conversion of ``saved_model`` in the shared converter child."""
+                          hint: str, activations: str = "int8") -> None:
+    """Full-int8 (or 16x8: ``activations="int16"``) conversion of ``saved_model`` in the shared
+    converter child."""
     _SERVICE.convert(saved_model, representative_path, out_path,
-                     what="int8 TFLite conversion (calibration)", hint=hint)
+                     what=f"{'16x8' if activations == 'int16' else 'int8'} TFLite conversion "
+                     "(calibration)", hint=hint, activations=activations)

@@ -5,7 +5,7 @@ its tf_keras and TF-MOT imports are not loaded there, and a converter crash only
 child), or calls :func:`convert_int8` in-process with ``isolate=False``: one set of converter
 settings for both.
 
-    python int8_child.py SAVED_MODEL REPRESENTATIVE.npy|.npz OUT.tflite
+    python int8_child.py SAVED_MODEL REPRESENTATIVE.npy|.npz OUT.tflite [int8|int16]
     python int8_child.py --serve PREFIX     # requests on stdin, see converter_service.py
 
 A ``.npy`` holds calibration samples for a one-input signature; a ``.npz`` holds one array per
@@ -20,11 +20,13 @@ import numpy as np
 import tensorflow as tf
 
 
-def convert_int8(saved_model: str, representative) -> bytes:
+def convert_int8(saved_model: str, representative, activations: str = "int8") -> bytes:
     """Flatbuffer of ``saved_model`` with int8 weights, activations, inputs and outputs.
 
     ``representative``: calibration samples, shape ``(n, *input_shape)`` (the serving signature's
     batch axis included), or a dict ``{input name: (n, *shape)}`` for a several-input signature.
+    ``activations="int16"``: TFLite's 16x8 mode instead (int8 weights; int16 activations,
+    inputs and outputs), which the streaming step model uses for its states.
     """
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -35,9 +37,14 @@ def convert_int8(saved_model: str, representative) -> bytes:
         )
     else:
         converter.representative_dataset = lambda: ([sample] for sample in representative)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
+    if activations == "int16":
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    else:
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    integer = tf.int16 if activations == "int16" else tf.int8
+    converter.inference_input_type = integer
+    converter.inference_output_type = integer
     return bytes(converter.convert())
 
 
@@ -48,9 +55,10 @@ def _load(path: str):
     return loaded
 
 
-def _convert_to_file(saved_model: str, representative_path: str, out_path: str) -> None:
+def _convert_to_file(saved_model: str, representative_path: str, out_path: str,
+                     activations: str = "int8") -> None:
     with open(out_path, "wb") as handle:
-        handle.write(convert_int8(saved_model, _load(representative_path)))
+        handle.write(convert_int8(saved_model, _load(representative_path), activations))
 
 
 def _serve(prefix: str) -> None:
@@ -74,4 +82,4 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--serve"]:
         _serve(sys.argv[2])
     else:
-        _convert_to_file(*sys.argv[1:4])
+        _convert_to_file(*sys.argv[1:5])

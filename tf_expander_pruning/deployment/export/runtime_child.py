@@ -66,7 +66,8 @@ def _requantise(raw, state):
         return raw.astype(np.float32)
     real = (raw.astype(np.float64) - state["out_zero_point"]) * state["out_scale"]
     q = np.round(real / state["in_scale"]) + state["in_zero_point"]
-    return np.clip(q, -128, 127).astype(np.int8)
+    limits = np.iinfo(state["dtype"])  # int8, or int16 in a 16x8 streaming model
+    return np.clip(q, limits.min, limits.max).astype(state["dtype"])
 
 
 def _run_stream(runner, batch, stream, feed):

@@ -5,10 +5,14 @@ an ``Embedding``) and ``state_0 ... state_{k-1}`` (each layer's h, then c for an
 ``y`` (the model's output if the sequence ended at this step) and ``new_state_0 ...``.  Firmware
 feeds one frame per call and copies each ``new_state_i`` into ``state_i``; all states start at 0.
 
-int8: every boundary tensor is int8, the states included.  An output state and the input state it
-feeds have their own calibrated scales, so the caller requantises between steps
-(``q_in = round((q_out - zp_out) * s_out / s_in) + zp_in``, clipped): exactly what
-:func:`~tf_expander_pruning.export.verify` does and what the docs show for firmware.
+int8 (``quantization="int8"``): int8 weights with int16 activations (TFLite's 16x8 mode), so
+``x_t``, ``y`` and the states are int16.  An all-int8 step graph adds an int8 rounding to the LSTM
+cell state every step and drifts over long streams (docs/deploy.md, "Drift"); int16 states do not.
+Each state input is given its output's scale (:mod:`.state_scales`), so firmware copies
+``new_state_i`` into ``state_i`` as it is.  ``activations="int8"`` in :func:`streaming_tflite`
+still makes the all-int8 graph (for measurements): there the two scales differ and the caller
+requantises (``q_in = round((q_out - zp_out) * s_out / s_in) + zp_in``, clipped), as
+:func:`~tf_expander_pruning.export.verify` does.
 """
 
 from __future__ import annotations
@@ -16,11 +20,19 @@ from __future__ import annotations
 import numpy as np
 
 from tf_expander_pruning.core.keras_compat import tf
-from tf_expander_pruning.deployment.export.converter import convert_module, serving_module
+from tf_expander_pruning.deployment.export.converter import (
+    convert_int8_module,
+    convert_module,
+    serving_module,
+)
 from tf_expander_pruning.deployment.export.flatbuffer import signature_positions, tensor_info
+from tf_expander_pruning.deployment.export.state_scales import share_state_scales
 from tf_expander_pruning.deployment.export.step_plan import StepPlan, run_step, step_plan
 
-__all__ = ["streaming_tflite", "stream_plan", "step_function", "calibration_states"]
+__all__ = ["streaming_tflite", "stream_plan", "step_function", "calibration_states",
+           "ACTIVATIONS"]
+
+ACTIVATIONS = ("int16", "int8")  # of an int8 step model: 16x8 (the default) or all-int8
 
 _MAX_CALIBRATION = 400  # (x_t, states) samples: ranges, not the whole data set
 
@@ -76,8 +88,14 @@ def calibration_states(function, plan: StepPlan, sequences: np.ndarray,
 
 
 def streaming_tflite(model, *, quantization, representative_data, batch_size: int,
-                     isolate: bool) -> bytes:
-    """The streaming flatbuffer of ``model`` (stripped, float32); see the module docstring."""
+                     isolate: bool, activations: str = "int16") -> bytes:
+    """The streaming flatbuffer of ``model`` (stripped, float32); see the module docstring.
+
+    ``activations`` (int8 only): ``"int16"`` (16x8: int8 weights, int16 activations and states;
+    no drift over long streams) or ``"int8"`` (every tensor int8; drifts, kept for comparison).
+    """
+    if activations not in ACTIVATIONS:
+        raise ValueError(f"`activations` must be one of {ACTIVATIONS}, got {activations!r}.")
     plan = step_plan(model, "streaming")
     function = step_function(model, plan, batch_size)
     module = serving_module(model, function)
@@ -93,7 +111,11 @@ def streaming_tflite(model, *, quantization, representative_data, batch_size: in
                              f"streaming int8 calibration; got shape {data.shape}.")
         representative = calibration_states(function, plan, data[:100], batch_size)
     hint = "The step graph uses FULLY_CONNECTED, ADD, MUL, SUB, LOGISTIC and TANH only."
-    return convert_module(module, quantization, representative, hint=hint, isolate=isolate)
+    if quantization != "int8":
+        return convert_module(module, quantization, representative, hint=hint, isolate=isolate)
+    data = convert_int8_module(module, representative, hint=hint, isolate=isolate,
+                               activations=activations)
+    return share_state_scales(data) if activations == "int16" else data
 
 
 def stream_plan(tflite_bytes: bytes) -> dict | None:
@@ -109,7 +131,7 @@ def stream_plan(tflite_bytes: bytes) -> dict | None:
         inp = tensor_info(tflite_bytes, "input", inputs[f"state_{i}"])
         out = tensor_info(tflite_bytes, "output", outputs[f"new_state_{i}"])
         dtype = np.dtype(inp["dtype"]).name
-        zero = inp["zero_point"] if dtype == "int8" else 0
+        zero = inp["zero_point"] if dtype in ("int8", "int16") else 0
         states.append({
             "input": inputs[f"state_{i}"], "output": outputs[f"new_state_{i}"],
             "shape": inp["shape"], "dtype": dtype, "zero_value": zero,
