@@ -52,6 +52,7 @@ _NAMES = {
     "PruneRecurrent": "pruning.wrapper",
     "PrunableBidirectional": "pruning.wrapper",
     "prune_rnn": "pruning.wrapper",
+    "pruned_weights": "pruning.wrapper",
     "strip_pruning": "pruning.wrapper",
     "RamanujanConstraint": "constraint.callback",
 }

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 HELP = "Generate dependency-free sparse C99 inference code (int8 or float32) for a model."
@@ -69,6 +70,12 @@ def run(args: argparse.Namespace) -> int:
     """Generate (and optionally verify) the C code; return the exit status."""
     from tf_expander_pruning.deployment import codegen
 
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise ValueError(
+            f"--out {args.out!r} is an existing file; --out is the folder for {args.name}.h "
+            f"and {args.name}.c. Pass a folder (e.g. --out {os.path.dirname(args.out) or '.'}) "
+            "or remove the file."
+        )
     model = load_model(args.model)
     c_model = codegen.to_c(
         model,

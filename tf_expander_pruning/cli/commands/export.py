@@ -36,9 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--representative-data", default=None, metavar="DATASET|FILE.npy",
                         help="data set name (e.g. digits: train split calibrates, test split "
                         "verifies) or a .npy array of inputs")
-    parser.add_argument("--streaming", action="store_true",
+    parser.add_argument("--streaming", action="store_true", default=None,
                         help="write a one-time-step model (inputs x_t and the states, outputs y "
-                        "and the new states): size and arena do not depend on T")
+                        "and the new states): size and arena do not depend on T (the default "
+                        "for a model with a stateful=True layer)")
+    parser.add_argument("--no-streaming", dest="streaming", action="store_false",
+                        help="write the whole sequence, also for a stateful=True model (made "
+                        "stateless: the state starts at zero on every invoke)")
     parser.add_argument("--batch-size", type=int, default=1,
                         help="fixed batch dimension of the flatbuffer (1 for microcontrollers)")
     parser.add_argument("--out", default=None,
@@ -88,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
     """Convert, write and verify as ``args`` says; 0 on success, 1 on a conversion error."""
     from tf_expander_pruning.cli.commands._common import load_model
     from tf_expander_pruning.deployment import export
+    from tf_expander_pruning.deployment.export.streaming import stream_plan
 
     if args.quantization == "int8" and args.representative_data is None:
         raise ValueError("--quantization int8 needs --representative-data (e.g. digits).")
@@ -112,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         "out": str(out),
         "quantization": args.quantization,
         "stored_as": export.quantization_of(data),
-        "streaming": args.streaming,
+        "streaming": stream_plan(data) is not None,
         "flatbuffer_bytes": len(data),
         "gzip_bytes": len(gzip.compress(data, compresslevel=9, mtime=0)),
         "ops": export.list_ops(data),

@@ -54,8 +54,22 @@ class CModel:
     masking: bool = False
 
     def write(self, directory: str | os.PathLike) -> list[Path]:
-        """Write ``NAME.h`` and ``NAME.c`` into ``directory`` (created); return their paths."""
+        """Write ``NAME.h`` and ``NAME.c`` into ``directory`` (created); return their paths.
+
+        Files of the same names already in ``directory`` are overwritten; ``directory`` itself
+        must not be an existing file (``ValueError`` naming the way out).
+        """
+        if not isinstance(directory, (str, os.PathLike)):
+            raise TypeError("`directory` must be a folder path (str or pathlib.Path), got "
+                            f"{type(directory).__name__} {directory!r}.")
         out = Path(directory)
+        if out.exists() and not out.is_dir():
+            raise ValueError(
+                f"`directory` {str(out)!r} is an existing file, not a folder: write() puts "
+                f"{self.name}.h and {self.name}.c into a folder. Pass a folder (e.g. "
+                f"{str(out.parent)!r}, or a new path) or remove the file "
+                f"(tf-expander codegen: --out is that folder)."
+            )
         out.mkdir(parents=True, exist_ok=True)
         h, c = out / f"{self.name}.h", out / f"{self.name}.c"
         h.write_text(self.header)

@@ -27,8 +27,17 @@ class CArray:
     length: int
 
     def write(self, directory: str | os.PathLike) -> tuple[Path, Path]:
-        """Write ``<name>.h`` and ``<name>.cc`` into ``directory`` (created if missing)."""
+        """Write ``<name>.h`` and ``<name>.cc`` into ``directory`` (created if missing).
+
+        ``directory`` must not be an existing file (``ValueError`` naming the way out).
+        """
         folder = Path(directory)
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(
+                f"`directory` {str(folder)!r} is an existing file, not a folder: write() puts "
+                f"{self.name}.h and {self.name}.cc into a folder. Pass a folder (e.g. "
+                f"{str(folder.parent)!r}) or remove the file."
+            )
         folder.mkdir(parents=True, exist_ok=True)
         header, source = folder / f"{self.name}.h", folder / f"{self.name}.cc"
         header.write_text(self.header)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from tf_expander_pruning.deployment.export.errors import ChildProcessCrash, ExportError
 
-__all__ = ["CHILD_TIMEOUT_S", "child_env", "child_failure", "script_source", "run_child",
-           "tail"]
+__all__ = ["CHILD_TIMEOUT_S", "child_env", "child_failure", "native_messages", "script_source",
+           "run_child", "tail"]
 
 # Generous wall-clock limit for a child (int8 conversion imports TensorFlow: ~5-20 s when busy).
 CHILD_TIMEOUT_S = 900
@@ -89,4 +89,13 @@ def child_failure(returncode: int, stderr: str, *, what: str, hint: str) -> Expo
             signal_name=name,
             stderr_tail=last,
         )
-    return ExportError(f"{what} failed. {hint}\n--- last child output ---\n{last}")
+    own = native_messages(stderr)
+    said = f"--- what it printed before the traceback ---\n{own}\n" if own else ""
+    return ExportError(f"{what} failed. {hint}\n{said}--- last child output ---\n{last}")
+
+
+def native_messages(stderr: str, lines: int = 4) -> str:
+    """The last ``lines`` lines printed before Python's traceback: what native code (TFLM,
+    LiteRT, the converter) said, e.g. ``Dynamic tensors are not supported``."""
+    before, found, _ = (stderr or "").partition("Traceback (most recent call last):")
+    return tail(before, lines) if found else ""

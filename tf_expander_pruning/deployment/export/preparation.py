@@ -1,8 +1,12 @@
 """Getting a Keras model ready to convert: strip wrappers, fix shapes, rebuild layers.
 
 * Pruning wrappers are stripped (masks already applied to the weights).
-* GRU/SimpleRNN convert to a ``WHILE`` loop whose full-int8 calibration segfaults inside the
-  converter; rebuilt with ``unroll=True`` (same weights) they convert.
+* GRU/SimpleRNN (and LSTMs that cannot fuse, custom cells) convert to a ``WHILE`` loop whose
+  full-int8 calibration segfaults inside the converter; rebuilt with ``unroll=True`` (same
+  weights) they convert.
+* Standard layer options the converter or TFLM cannot take (``LSTM(use_bias=False)``,
+  ``GRU(reset_after=False)``, ``stateful=True``) are exported in an equivalent form
+  (:mod:`.layer_forms`).
 * A model built under ``mixed_float16`` keeps float16 compute in its layers even after the global
   policy is reset, and the converter then fails on mismatched result types: a float32 copy
   (same weights; mixed-precision variables are float32 already) converts in every quantisation.
@@ -15,6 +19,7 @@ import numpy as np
 from tf_expander_pruning.core import keras_compat
 from tf_expander_pruning.core.keras_compat import keras
 from tf_expander_pruning.core.layers import all_layers
+from tf_expander_pruning.deployment.export import layer_forms
 
 __all__ = [
     "LOOP_LAYERS",
@@ -22,13 +27,14 @@ __all__ = [
     "strip",
     "recurrent_layers",
     "loop_layer_names",
+    "needs_rebuild",
     "reduced_precision_layers",
     "input_spec",
     "rebuilt",
     "linear_chain",
 ]
 
-LOOP_LAYERS = ("GRU", "SimpleRNN")  # convert to a WHILE loop whose int8 calibration segfaults
+LOOP_LAYERS = ("GRU", "SimpleRNN")  # always a WHILE loop (see layer_forms.loop_layers for all)
 
 
 def has_pruning_wrappers(model) -> bool:
@@ -63,13 +69,16 @@ def recurrent_layers(model) -> list:
 
 
 def loop_layer_names(model) -> list[str]:
-    """``"name (GRU)"`` for every GRU/SimpleRNN that would convert to a WHILE loop."""
-    names = []
-    for layer in recurrent_layers(model):
-        inner = layer.forward_layer if isinstance(layer, keras.layers.Bidirectional) else layer
-        if type(inner).__name__ in LOOP_LAYERS and not inner.unroll:
-            names.append(f"{layer.name} ({type(inner).__name__})")
-    return names
+    """``"name (GRU)"`` for every recurrent layer that would convert to a WHILE loop: GRU,
+    SimpleRNN, an LSTM that cannot fuse (e.g. ``activation="relu"``), an RNN with a custom
+    cell (``"name (RNN with cell MyCell)"``)."""
+    return [layer_forms.describe(layer) for layer in layer_forms.loop_layers(model)]
+
+
+def needs_rebuild(model, *, unroll: bool, traced: bool = True) -> bool:
+    """Does any top-level layer of ``model`` have an export form (:mod:`.layer_forms`)?"""
+    return any(layer_forms.export_config(layer, unroll=unroll, traced=traced) is not None
+               for layer in model.layers)
 
 
 def reduced_precision_layers(model) -> list[str]:
@@ -113,18 +122,18 @@ def _float32_config(config: dict) -> dict:
     return config
 
 
-def rebuilt(model, input_shape: list[int], *, unroll: bool, float32: bool):
-    """Same model and weights; GRU/SimpleRNN with ``unroll=True`` and/or every layer float32."""
+def rebuilt(model, input_shape: list[int], *, unroll: bool, float32: bool,
+            traced: bool = True):
+    """Same model and weights, each layer in its export form (:mod:`.layer_forms`: a bias-free
+    LSTM with a zero bias, a ``reset_after=False`` GRU with ``implementation=1``, stateless;
+    ``traced=False``: stateless only), loops unrolled (``unroll``) and/or every layer float32;
+    other layers are reused."""
 
     def clone(layer):
-        config = layer.get_config()
-        if unroll and type(layer).__name__ in LOOP_LAYERS:
-            config["unroll"] = True
-        elif unroll and isinstance(layer, keras.layers.Bidirectional):
-            for key in ("layer", "backward_layer"):
-                sub = config.get(key)
-                if sub and sub.get("class_name") in LOOP_LAYERS:
-                    sub["config"]["unroll"] = True
+        config = layer_forms.export_config(layer, unroll=unroll, traced=traced)
+        if config is None and not float32:
+            return layer
+        config = config if config is not None else layer.get_config()
         if float32:
             _float32_config(config)
         return layer.__class__.from_config(config)
@@ -133,8 +142,7 @@ def rebuilt(model, input_shape: list[int], *, unroll: bool, float32: bool):
     dtype = "float32" if dtype.is_floating else dtype.name
     new_input = keras.Input(shape=tuple(input_shape[1:]), dtype=dtype)
     copy = keras.models.clone_model(model, input_tensors=new_input, clone_function=clone)
-    copy.set_weights([np.asarray(w, dtype=np.float32) if np.asarray(w).dtype.kind == "f"
-                      else w for w in model.get_weights()])
+    layer_forms.copy_weights(model, copy)
     return copy
 
 

@@ -61,6 +61,16 @@ def _write(cfg: dict, data: bytes, batches: np.ndarray, masks) -> None:
         np.save(cfg["masks"], masks)
 
 
+_RUN_HINT = {
+    False: "The runtime's own message is below; export.list_ops(tflite_bytes) lists the "
+           "flatbuffer's ops and export.quantization_of(tflite_bytes) its quantisation.",
+    True: "TFLM's own message is below (e.g. 'Dynamic tensors are not supported': an op whose "
+          "output shape is not fixed). export.list_ops(tflite_bytes) lists the flatbuffer's "
+          "ops; to_tflite(..., streaming=True) writes SimpleRNN/LSTM/GRU as a one-step graph of "
+          "FULLY_CONNECTED, ADD, MUL, LOGISTIC and TANH that TFLM allocates.",
+}
+
+
 def run_runtime(data: bytes, batches: np.ndarray, runtime: str, arena: int | None,
                 stream: dict | None = None, masks: np.ndarray | None = None,
                 mask_plan: dict | None = None) -> np.ndarray:
@@ -77,7 +87,7 @@ def run_runtime(data: bytes, batches: np.ndarray, runtime: str, arena: int | Non
             _RUNTIME_CHILD,
             [os.path.join(tmp, "cfg.json")],
             what=f"Running the model in {'TFLM' if runtime == 'tflm' else 'LiteRT'}",
-            hint="Check the op list (verify().ops) and the quantisation.",
+            hint=_RUN_HINT[runtime == "tflm"],
         )
         return np.load(cfg["out"])
 
