@@ -98,7 +98,7 @@ def test_pruning_summaries_and_constraint_scalars_share_one_log_dir(tmp_path):
         # Same step axis as TF-MOT: where the check passed, both report the same sparsity.
         # (not at a step where the guard then rolled the mask back: TF-MOT logs after that)
         rolled_back = {r["step"] for r in constraint.history
-                       if r["role"] == role and r["stopped_by"] == "guard"}
+                       if r["role"] == role and r["stopped_by"] == "guard" and not r["passed"]}
         common = [
             r for r in records
             if r["passed"] and r["step"] in tfmot_sparsity[role] and r["step"] not in rolled_back

@@ -17,7 +17,11 @@ from tf_expander_pruning.core.validation import (
     check_real,
 )
 
-__all__ = ["check_arguments", "check_roles"]
+__all__ = ["check_arguments", "check_roles", "SPECTRAL_MODES"]
+
+#: ``spectral=``: "stop" freezes a matrix whose graph fails, "report" only records the verdict,
+#: "auto" stops only when the guard is off.
+SPECTRAL_MODES = ("auto", "stop", "report")
 
 
 def _check_margin(margin: Any) -> float:
@@ -77,6 +81,12 @@ def check_arguments(args: dict[str, Any]) -> dict[str, Any]:
             f"'val_loss', got {args['monitor']!r}."
         )
     check_choice(args["mode"], "mode", ("auto", "max", "min"))
+    check_choice(args["spectral"], "spectral", SPECTRAL_MODES)
+    if args["spectral"] == "report" and not guard:
+        raise ValueError(
+            "spectral='report' with guard=None: nothing would ever stop pruning. Use "
+            "spectral='stop' (or 'auto') for the paper's rule, or guard=True."
+        )
     out = dict(args)
     out.update(
         margin=_check_margin(args["margin"]),

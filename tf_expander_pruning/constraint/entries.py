@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from tf_expander_pruning.core.layers import all_layers
 from tf_expander_pruning.pruning.wrapper import PrunedWeight, PruneRecurrent
@@ -18,7 +21,10 @@ from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper im
     PruneLowMagnitude,
 )
 
-__all__ = ["checked_entries", "warn_frequency", "check_update_pruning_step", "MISSING_UPDATE_STEP"]
+__all__ = [
+    "checked_entries", "warn_frequency", "check_update_pruning_step", "MISSING_UPDATE_STEP",
+    "sibling_callbacks", "warn_unshuffled_validation_split",
+]
 
 logger = logging.getLogger("tf_expander_pruning.constraint")
 
@@ -125,3 +131,59 @@ def check_update_pruning_step(entries: Sequence[PrunedWeight],
             MISSING_UPDATE_STEP + " (This model was resumed from a saved pruning step; without "
             "the callback its weights are not re-masked at epoch ends.)"
         )
+
+
+def _fit_locals(depth: int = 8) -> dict[str, Any] | None:
+    """The local variables of the running ``Model.fit`` (found by walking up the stack)."""
+    frame = sys._getframe(1)
+    for _ in range(depth):
+        frame = frame.f_back
+        if frame is None:
+            return None
+        if frame.f_code.co_name == "fit" and "validation_split" in frame.f_locals:
+            return frame.f_locals
+    return None
+
+
+def _class_labels(y: Any) -> np.ndarray | None:
+    """Integer class labels of ``y`` (sparse or one-hot), None when ``y`` is not class labels."""
+    try:
+        y = np.asarray(y)
+    except Exception:  # a tensor on a device, a dict of outputs, ...
+        return None
+    if y.ndim == 2 and y.shape[1] > 1:
+        return np.argmax(y, axis=1)
+    if y.ndim > 2 or y.size == 0 or not np.issubdtype(y.dtype, np.integer):
+        return None
+    return y.reshape(-1)
+
+
+def warn_unshuffled_validation_split(callback: Any) -> str | None:
+    """Warn when ``fit(validation_split=...)`` held out a slice whose classes differ from the
+    training rows: Keras takes the *last* rows, unshuffled, so data stored by class gives the
+    guard a validation set of one or two classes.  Returns the message (None: nothing to say)."""
+    found = _fit_locals()
+    if not found or not found.get("validation_split") or found.get("validation_data") is None:
+        return None
+    validation = found["validation_data"]
+    train, held = _class_labels(found.get("y")), None
+    if isinstance(validation, tuple) and len(validation) >= 2:
+        held = _class_labels(validation[1])
+    if train is None or held is None:
+        return None
+    seen, unseen = set(np.unique(train).tolist()), set(np.unique(held).tolist())
+    missing = sorted(unseen - seen)
+    if not missing and len(unseen) * 2 > len(seen):
+        return None
+    message = (
+        f"RamanujanConstraint: fit(validation_split={found['validation_split']}) held out the "
+        f"last rows, which hold {len(unseen)} class(es) {sorted(unseen)[:10]} while the "
+        f"training rows hold {len(seen)}"
+        + (f" (classes {missing[:10]} only in validation)" if missing else "")
+        + ". Keras does not shuffle before splitting: the guard watches a different "
+        "distribution than the model learns. Shuffle x and y together before fit, or pass "
+        "validation_data=(x_val, y_val)."
+    )
+    logger.warning(message)
+    warnings.warn(message, UserWarning, stacklevel=3)
+    return message

@@ -17,11 +17,15 @@ __all__ = ["results", "summary_table"]
 
 
 def _failed_sparsity(mine: Sequence[dict[str, Any]]) -> float | None:
-    failed = [r for r in mine if r["frozen"]]
-    if not failed:
-        return None
-    whole = [r["sparsity"] for r in failed if r["gate"] is None]
-    return whole[-1] if whole else float(np.mean([r["sparsity"] for r in failed]))
+    """The sparsity that stopped the matrix: the spectral check that froze it, else the lowest
+    guard try that failed (a try that was only given another window does not count)."""
+    spectral = [r for r in mine if r["frozen"] and r.get("stopped_by") != "guard"]
+    if spectral:
+        whole = [r["sparsity"] for r in spectral if r["gate"] is None]
+        return whole[-1] if whole else float(np.mean([r["sparsity"] for r in spectral]))
+    tries = [r["sparsity"] for r in mine
+             if r.get("stopped_by") == "guard" and not r["passed"] and r.get("action") != "wait"]
+    return min(tries) if tries else None
 
 
 def _stopped_by(mine: Sequence[dict[str, Any]], frozen: bool) -> str | None:
@@ -51,6 +55,8 @@ def results(entries: Sequence[PrunedWeight], history: Sequence[dict[str, Any]],
             "failed_sparsity": _failed_sparsity(mine),
             "stopped_by": _stopped_by(mine, frozen),
             "checks": len({r["step"] for r in mine if r.get("stopped_by") != "guard"}),
+            "tries": sum(1 for r in mine if r.get("stopped_by") == "guard"),
+            "retries": sum(1 for r in mine if r.get("action") == "retry"),
         })
     return rows
 
@@ -58,7 +64,7 @@ def results(entries: Sequence[PrunedWeight], history: Sequence[dict[str, Any]],
 def summary_table(rows: Sequence[dict[str, Any]], per_gate: bool) -> str:
     """The text table of :func:`results` rows."""
     delta_r = "Delta_r (worst gate)" if per_gate else "Delta_r"
-    header = ("Layer", "Role", "Sparsity", delta_r, "Delta_s", "Checks", "Status")
+    header = ("Layer", "Role", "Sparsity", delta_r, "Delta_s", "Checks", "Tries", "Status")
     lines = []
     for row in rows:
         if row["frozen"]:
@@ -69,6 +75,7 @@ def summary_table(rows: Sequence[dict[str, Any]], per_gate: bool) -> str:
             status = "pruning" if row["is_ramanujan"] is not False else "not Ramanujan"
         lines.append((
             row["layer"], row["role"], f"{row['sparsity']:.3f}", format_value(row["delta_r"]),
-            format_value(row["delta_s"]), str(row["checks"]), status,
+            format_value(row["delta_s"]), str(row["checks"]),
+            f"{row['tries']} ({row['retries']} retried)" if row["tries"] else "-", status,
         ))
     return text_table(header, lines)

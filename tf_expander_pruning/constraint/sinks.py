@@ -104,7 +104,8 @@ class CsvSink:
 
 
 class TensorBoardSink:
-    """Scalars ``<layer>/<role>[/<gate>]/{delta_r,delta_s,sparsity,passed}`` per check, and
+    """Scalars ``<layer>/<role>[/<gate>]/{delta_r,delta_s,sparsity,passed}`` per check,
+    ``<layer>/<role>/try_{sparsity,step_size,passed}`` per guard-judged try, and
     ``guard/<monitor>`` per guard check."""
 
     def __init__(self, log_dir: str | None) -> None:
@@ -121,10 +122,15 @@ class TensorBoardSink:
             return
         with self.writer.as_default():
             for row in records:
-                if row.get("stopped_by") == "guard":
-                    continue  # written once per guard check by guard_value
                 gate = f"/{row['gate']}" if row["gate"] else ""
                 prefix = f"{row['layer']}/{row['role']}{gate}"
+                if row.get("stopped_by") == "guard":  # one try of the knee search
+                    for key in ("sparsity", "step_size"):
+                        if row.get(key) is not None:
+                            tf.summary.scalar(f"{prefix}/try_{key}", row[key], step=row["step"])
+                    tf.summary.scalar(f"{prefix}/try_passed", float(row["passed"]),
+                                      step=row["step"])
+                    continue
                 for key in ("delta_r", "delta_s", "sparsity"):
                     if row[key] is not None:
                         tf.summary.scalar(f"{prefix}/{key}", row[key], step=row["step"])

@@ -23,11 +23,16 @@ Records = list[dict[str, Any]]
 
 
 class SpectralStage:
-    """Judge changed masks; freeze (and roll back to ``good_mask``) the ones that fail."""
+    """Judge changed masks; freeze (and roll back to ``good_mask``) the ones that fail.
+
+    With ``stop=False`` (``spectral="report"``) every verdict is recorded but none freezes:
+    the mask that was checked is the next rollback point whatever the verdict."""
 
     def __init__(self, entries: list[PrunedWeight], criterion: Criterion, per_gate: bool,
-                 restore: bool, keeper: FreezeKeeper, say: Callable[[str], None]) -> None:
+                 restore: bool, keeper: FreezeKeeper, say: Callable[[str], None],
+                 stop: bool = True) -> None:
         self.entries, self.criterion, self.restore = entries, criterion, restore
+        self.stop = stop
         self.runner = CheckRunner(per_gate)
         self.keeper, self.say = keeper, say
         self.warned: set[str] = set()
@@ -61,6 +66,9 @@ class SpectralStage:
             model, any(o is False for o in outcomes), all(o is True for o in outcomes))
         failing = [item for item, o in zip(reports, outcomes, strict=True) if o is False]
         worst = self.criterion.worst(failing) if failing else None
+        if not self.stop:
+            entry.good_mask.assign(entry.mask)
+            return rows, worst, None
         if any_failed:
             for row in rows:
                 row.update(frozen=True, stopped_by="spectral")

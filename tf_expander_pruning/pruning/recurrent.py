@@ -183,7 +183,11 @@ class PruneRecurrent(PruneLowMagnitude):
             "frozen_step", tag, [], keras.initializers.Constant(-1), tf.int64, first
         )
         updates = self._state("mask_updates", tag, [], "zeros", tf.int64, first)
-        schedule = Freezable(copy.deepcopy(self.pruning_schedule), frozen=frozen)
+        # The sparsity a callback drives (negative: follow the schedule); a weight, so that it
+        # is saved with the model and reachable when the training call is traced for saving.
+        target = self._state("target", tag, [], keras.initializers.Constant(-1.0), tf.float32,
+                             first)
+        schedule = Freezable(copy.deepcopy(self.pruning_schedule), frozen=frozen, target=target)
         return PrunedWeight(
             wrapper=self, index=index, layer=path, role=role, direction=direction, cell=cell,
             weight=weight, mask=mask, threshold=threshold, good_mask=good_mask,

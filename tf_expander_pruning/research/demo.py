@@ -142,6 +142,29 @@ def _one_shot_table(model, sparsities, print_fn) -> None:
         graphs.summary(pruned, print_fn=print_fn)
 
 
+_TRY_MARKERS = {"accepted": ("o", "tab:green"), "wait": ("s", "tab:orange"),
+                "retry": ("x", "tab:red"), "frozen": ("*", "black")}
+
+
+def _plot_tries(axis, history: list[dict]) -> None:
+    """The knee search's path: each guard-judged try's sparsity by epoch, marked by verdict."""
+    tries = [r for r in history if r.get("stopped_by") == "guard"]
+    for layer, role in sorted({(r["layer"], r["role"]) for r in tries}):
+        mine = [r for r in tries if (r["layer"], r["role"]) == (layer, role)]
+        axis.plot([r["epoch"] + 1 for r in mine], [r["sparsity"] for r in mine], "-",
+                  linewidth=0.8, label=f"{layer}/{role}")
+        for action, (marker, color) in _TRY_MARKERS.items():
+            these = [r for r in mine if r.get("action") == action]
+            axis.scatter([r["epoch"] + 1 for r in these], [r["sparsity"] for r in these],
+                         marker=marker, color=color, s=28, zorder=3)
+    for action, (marker, color) in _TRY_MARKERS.items():
+        axis.scatter([], [], marker=marker, color=color, label=action)
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("sparsity of the try")
+    axis.set_title("knee search: tries (retries marked x)")
+    axis.legend(fontsize=7)
+
+
 def _plot(history: list[dict], accuracy_points: list[tuple[float, float]],
           dense_accuracy: float, pruned_accuracy: float, path: Path):
     import matplotlib
@@ -149,7 +172,7 @@ def _plot(history: list[dict], accuracy_points: list[tuple[float, float]],
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(7, 4))
+    figure, (axis, tries_axis) = plt.subplots(1, 2, figsize=(13, 4.5))
     keys = sorted({(r["layer"], r["role"], r["gate"]) for r in history},
                   key=lambda k: (k[0], k[1], k[2] or ""))
     for layer, role, gate in keys:
@@ -157,20 +180,21 @@ def _plot(history: list[dict], accuracy_points: list[tuple[float, float]],
                 and r["delta_r"] is not None]
         if rows:
             label = "/".join(x for x in (layer, role, gate) if x)
-            axis.plot([r["sparsity"] for r in rows], [r["delta_r"] for r in rows], "o-",
+            axis.plot([r["sparsity"] for r in rows], [r["delta_r"] for r in rows], "o",
                       label=label, markersize=3)
     axis.axhline(0.0, color="black", linewidth=0.8)
     axis.set_xlabel("sparsity (per weight graph; overall for accuracy)")
     axis.set_ylabel("Delta_r (>= 0: Ramanujan)")
     if accuracy_points:
         right = axis.twinx()
-        right.plot([p[0] for p in accuracy_points], [p[1] for p in accuracy_points], "k^:",
+        right.plot([p[0] for p in accuracy_points], [p[1] for p in accuracy_points], "k^",
                    markersize=4, label="test accuracy (per epoch)")
         right.axhline(dense_accuracy, color="grey", linewidth=0.8, linestyle="--")
         right.set_ylabel("test accuracy (dashed: dense)")
         right.legend(fontsize=7, loc="lower left")
     axis.set_title(f"digits LSTM: dense acc {dense_accuracy:.3f}, pruned acc {pruned_accuracy:.3f}")
     axis.legend(fontsize=7, ncol=2)
+    _plot_tries(tries_axis, history)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

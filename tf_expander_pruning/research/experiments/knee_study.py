@@ -8,10 +8,13 @@ are never memorised); every method then prunes that same dense model on the fitt
 * ``fixed_<s>``: TF-MOT's ``PolynomialDecay`` to ``s``, ``rounds`` mask updates one every
   ``finetune_epochs`` epochs, ``(rounds + 1) * finetune_epochs`` epochs (the budget);
 * ``knee``: ``GeometricSchedule(rate=prune_fraction)`` and ``RamanujanConstraint()`` with its
-  defaults, watching ``val_accuracy`` on the validation part; it may use twice the budget;
-* ``knee_no_spectral``: the same without the spectral test (a criterion that always passes);
-* ``first_failure``: the guard of issue 16, frozen for good at the first failed check
-  (``max_retries=0, patience=0``);
+  defaults (the knee search; the spectral test recorded, not obeyed), watching
+  ``val_accuracy`` on the validation part; it may use twice the budget, as a mask update every
+  ``max(finetune_epochs, 2)`` epochs;
+* ``knee_spectral``: the same with the spectral test freezing a matrix that fails it
+  (``spectral="stop"``);
+* ``first_failure``: the guard of issue 16 with the spectral stop, frozen for good at the first
+  failed check (``max_retries=0, patience=0, spectral="stop"``);
 * ``paper``: the spectral rule alone (``guard=None``), with the fixed budget.
 
 Run as ``python -m tf_expander_pruning.research.experiments.knee_study --dataset digits ...``;
@@ -38,10 +41,10 @@ from tf_expander_pruning.research.experiments.training import (
     train_dense,
 )
 
-__all__ = ["KNEE_METHODS", "validation_split", "run_knee_study", "main"]
+__all__ = ["KNEE_METHODS", "validation_split", "run_knee_study", "measure_noise", "main"]
 
 #: Stop methods of the study, in table order.
-KNEE_METHODS = ("knee", "knee_no_spectral", "first_failure", "paper")
+KNEE_METHODS = ("knee", "knee_spectral", "first_failure", "paper")
 
 
 def validation_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -68,11 +71,13 @@ def _stop_method(name: str, config: ExperimentConfig, steps: int):
     per_round = max(config.finetune_epochs, 1)
     budget = (config.rounds + 1) * per_round
     epochs = budget if name == "paper" else 2 * budget
+    if name != "paper":
+        per_round = max(per_round, 2)  # a try needs more than one epoch to recover
     options = {
         "knee": {},
-        "knee_strict": {"max_drop": 0.01},
+        "knee_spectral": {"spectral": "stop"},
         "knee_no_spectral": {"criterion": _always_passes},
-        "first_failure": {"max_retries": 0, "patience": 0},
+        "first_failure": {"max_retries": 0, "patience": 0, "spectral": "stop"},
         "paper": {"guard": None},
     }[name]
     # The first update at the first batch of epoch 2: epoch 1 measures where pruning starts.
@@ -178,6 +183,35 @@ def run_knee_study(config: ExperimentConfig, *, methods: Sequence[str] = KNEE_ME
 FIELDS = ("dataset", "cell", "seed", "method", "target", "sparsity_kernel", "sparsity_recurrent",
           "layer_sparsity", "accuracy", "epochs", "seconds", "tries", "retries", "frozen")
 
+def measure_noise(config: ExperimentConfig, epochs: int = 10) -> list[dict[str, Any]]:
+    """How much the guard's metric moves with no pruning at all: per seed, the dense model of
+    the study fine-tuned ``epochs`` more epochs at the pruning learning rate, ``val_accuracy``
+    logged at every epoch end.  Rows: seed, n_val, mean, std and range over the epochs, and
+    the binomial standard error ``sqrt(p (1 - p) / n_val)`` of one value."""
+    from tf_expander_pruning.core.keras_compat import keras
+
+    config.validate()
+    data = ExperimentData(config)
+    rows = []
+    for seed in config.seed_list():
+        fit, val = validation_split(data.y_train, 0.2, seed)
+        model = train_dense(config, seed, data.x_train[fit], data.y_train[fit], data.classes)
+        compile_model(model, config.finetune_learning_rate)
+        keras.utils.set_random_seed(seed)
+        history = model.fit(data.x_train[fit], data.y_train[fit], epochs=epochs,
+                            batch_size=config.batch_size, verbose=0,
+                            validation_data=(data.x_train[val], data.y_train[val]))
+        values = np.asarray(history.history["val_accuracy"])
+        mean = float(values.mean())
+        rows.append({"dataset": config.dataset, "cell": config.cell, "seed": seed,
+                     "n_val": len(val), "epochs": epochs, "mean": mean,
+                     "std": float(values.std(ddof=1)), "range": float(np.ptp(values)),
+                     "binomial_se": float(np.sqrt(mean * (1 - mean) / len(val))),
+                     "values": " ".join(f"{v:.4f}" for v in values)})
+        keras.backend.clear_session()
+    return rows
+
+
 PROTOCOL = {
     "digits": {"units": 64, "rounds": 14, "prune_fraction": 0.2, "dense_epochs": 40,
                "finetune_epochs": 4},
@@ -196,9 +230,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--methods", nargs="+", default=list(KNEE_METHODS))
     parser.add_argument("--targets", type=float, nargs="*", default=list(STOP_TARGETS))
     parser.add_argument("--out", default="docs/results/knee")
+    parser.add_argument("--noise", action="store_true",
+                        help="measure the guard metric's noise without pruning instead")
     args = parser.parse_args(argv)
     config = ExperimentConfig(dataset=args.dataset, cell=args.cell, seeds=args.seeds, noise=(),
                               **PROTOCOL[args.dataset])
+    if args.noise:
+        path = Path(args.out) / "noise.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_rows(path, measure_noise(config), ("dataset", "cell", "seed"))
+        return
     path = Path(args.out) / args.dataset / args.cell / "knee_study.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
 
