@@ -16,7 +16,11 @@ figure per step is the mean over sequences of the largest |error| over the units
 Usage (from the repository root; writes docs/drift/):
     python docs/drift/streaming_drift.py run LSTM     # one cell: table rows + state errors
     python docs/drift/streaming_drift.py run GRU
+    python docs/drift/streaming_drift.py codegen LSTM # the int8 C of `tf-expander codegen` too
     python docs/drift/streaming_drift.py collect      # drift_table.csv/.md, state_error.png
+
+``codegen`` runs the same models through ``codegen.verify`` (host C, int8 weights with float
+activations and states, and ``integer_only=True``): the C that ``<name>_step()`` streams with.
 """
 
 from __future__ import annotations
@@ -131,6 +135,27 @@ def run_cell(cell: str) -> None:
         print(f"# {cell} T={steps}: {time.time() - start:.0f} s", flush=True)
 
 
+def run_codegen(cell: str) -> None:
+    """codegen_rows.jsonl: the int8 C (float and integer-only activations) at every T."""
+    from tf_expander_pruning import codegen
+
+    (x_train, y_train), (x_test, y_test) = (datasets.load("digits", "train"),
+                                            datasets.load("digits", "test"))
+    for steps in STEPS:
+        xtr, xte = resample(x_train, steps), resample(x_test, steps)
+        model = trained(cell, xtr, y_train)
+        for integer_only in (False, True):
+            report = codegen.verify(model, xte, quantization="int8", labels=y_test,
+                                    integer_only=integer_only)
+            row = {"cell": cell, "T": steps,
+                   "form": "integer-only int8 C" if integer_only else "sparse int8 C",
+                   "agreement": report.argmax_agreement, "max_abs_diff": report.max_abs_diff,
+                   "keras_acc": report.keras_accuracy, "runtime_acc": report.runtime_accuracy}
+            print(row, flush=True)
+            with open(OUT / "codegen_rows.jsonl", "a") as handle:
+                handle.write(json.dumps(row) + "\n")
+
+
 def write_state_errors(cell: str, model, flatbuffers: dict, x: np.ndarray) -> None:
     reference = float_states(model, x)
     names = ["h", "c"] if cell == "LSTM" else ["h"]
@@ -158,9 +183,17 @@ def collect() -> None:
             if (cell, steps, "int8", "litert") not in lookup:
                 continue
             cells = [f"{lookup[(cell, steps, s, r)]['agreement']:.1%}"
+                     if (cell, steps, s, r) in lookup else "(not run)"
                      for r in export.RUNTIMES for s in ("int8", "int16")]
-            acc = lookup[(cell, steps, "int16", "litert")]["keras_acc"]
+            acc = lookup[(cell, steps, "int8", "litert")]["keras_acc"]
             lines.append(f"| {cell}(64) | {steps:,} | {acc:.1%} | " + " | ".join(cells) + " |")
+    if (OUT / "codegen_rows.jsonl").exists():
+        lines += ["", "| model | T | C form | agreement | max abs diff |",
+                  "|---|---:|---|---:|---:|"]
+        for line in open(OUT / "codegen_rows.jsonl"):
+            r = json.loads(line)
+            lines.append(f"| {r['cell']}(64) | {r['T']:,} | {r['form']} | {r['agreement']:.1%} | "
+                         f"{r['max_abs_diff']:.4f} |")
     (OUT / "drift_table.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     plot()
@@ -173,6 +206,8 @@ def plot() -> None:
     import matplotlib.pyplot as plt
 
     cells = [c for c in ("LSTM", "GRU") if (OUT / f"state_error_{c}.csv").exists()]
+    if not cells:
+        return
     figure, axes = plt.subplots(1, len(cells), figsize=(6 * len(cells), 4), squeeze=False)
     for axis, cell in zip(axes[0], cells, strict=True):
         rows = list(csv.DictReader(open(OUT / f"state_error_{cell}.csv")))
@@ -195,13 +230,15 @@ def plot() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=("run", "collect"))
+    parser.add_argument("what", choices=("run", "codegen", "collect"))
     parser.add_argument("cell", nargs="?", choices=("LSTM", "GRU"))
     args = parser.parse_args()
     if args.what == "collect":
         collect()
     elif args.cell is None:
         parser.error("`run` needs a cell: LSTM or GRU")
+    elif args.what == "codegen":
+        run_codegen(args.cell)
     else:
         run_cell(args.cell)
 
