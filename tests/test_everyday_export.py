@@ -179,6 +179,23 @@ def test_stateful_lstm_exports_as_the_streaming_step_model(digits):
     assert not report.streaming and report.max_abs_diff <= 1e-5, report
 
 
+def test_cli_exports_a_stateful_model_as_streaming_unless_told_otherwise(tmp_path, capsys):
+    import json
+
+    from tf_expander_pruning.cli import main
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(batch_shape=(4, 8, 8))
+    model = keras.Model(inputs, keras.layers.GRU(8, stateful=True, name="gru")(inputs))
+    model.save(tmp_path / "stateful.keras")
+    for flag, streaming in (([], True), (["--no-streaming"], False)):
+        out = tmp_path / f"m{len(flag)}.tflite"
+        assert main(["export", str(tmp_path / "stateful.keras"), "--out", str(out), "--json",
+                     *flag]) == 0
+        summary = json.loads(capsys.readouterr().out)
+        assert summary["streaming"] is streaming and out.exists()
+
+
 def test_stateful_model_that_cannot_stream_names_the_layer_and_the_way_out():
     inputs = keras.Input(batch_shape=(4, 8, 8))
     layer = keras.layers.Bidirectional(keras.layers.LSTM(4, stateful=True), name="bi")
