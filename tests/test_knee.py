@@ -55,7 +55,19 @@ def test_a_pass_above_an_earlier_failure_reopens_the_search():
     assert not search.reject(0, 0.5)
     assert search.target(0) == pytest.approx(0.35)
     assert not search.accept(0, 0.55)  # noise made 0.5 fail: the bracket is dropped
-    assert search.states[0].failed_at is None and search.target(0) is None
+    # and the search goes on upwards in half the step that failed: (0.5 - 0.2) / 2
+    assert search.states[0].failed_at is None and search.target(0) == pytest.approx(0.70)
+
+
+def test_the_failing_end_is_rechecked_once_before_the_matrix_freezes():
+    search = KneeSearch(1, min_step=0.02)
+    search.start(0, 0.40)
+    assert not search.reject(0, 0.43)
+    assert search.target(0) == pytest.approx(0.415)
+    assert not search.accept(0, 0.415)  # the bracket is closed ...
+    assert search.target(0) == pytest.approx(0.43)  # ... so 0.43 is tried once more
+    assert search.reject(0, 0.43)  # failed again: frozen at 0.415
+    assert search.states[0].safe == pytest.approx(0.415)
 
 
 # ---------------------------------------------------------------- in training, with an oracle
@@ -161,3 +173,71 @@ def test_new_arguments_are_checked_and_round_trip():
             RamanujanConstraint(**bad)
     with pytest.raises(TypeError, match="max_retries"):
         RamanujanConstraint(max_retries=1.5)
+
+
+# ---------------------------------------------------------------- set-up and reporting
+def _small_fit(x, y, epochs=3, **constraint_args):
+    keras.utils.set_random_seed(0)
+    dense = keras.Sequential([keras.Input(x.shape[1:]), keras.layers.GRU(8, name="gru"),
+                              keras.layers.Dense(4)])
+    model = prune_rnn(dense, GeometricSchedule(rate=0.3, frequency=4, begin_step=5))
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    constraint = RamanujanConstraint(verbose=0, **constraint_args)
+    model.fit(x, y, epochs=epochs, batch_size=16, verbose=0, validation_split=0.25,
+              callbacks=[tfmot.sparsity.keras.UpdatePruningStep(), constraint])
+    return constraint
+
+
+def _four_classes(n=64, sort=False):
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 4, n)
+    if sort:
+        y = np.sort(y)
+    x = rng.normal(size=(n, 5, 6)).astype("float32") + y[:, None, None]
+    return x, y
+
+
+def test_validation_split_of_data_stored_by_class_warns():
+    x, y = _four_classes(sort=True)
+    with pytest.warns(UserWarning, match="does not shuffle before splitting"):
+        _small_fit(x, y, epochs=1)
+
+
+def test_validation_split_of_shuffled_data_does_not_warn(recwarn):
+    x, y = _four_classes(sort=False)
+    _small_fit(x, y, epochs=1)
+    assert not [w for w in recwarn if "shuffle" in str(w.message)]
+
+
+@pytest.mark.parametrize("spectral, frozen_by_spectral", [("auto", False), ("stop", True)])
+def test_with_the_guard_the_spectral_verdict_is_recorded_not_obeyed(spectral,
+                                                                     frozen_by_spectral):
+    x, y = _four_classes()
+    # margin=100: every graph fails the spectral test
+    constraint = _small_fit(x, y, margin=100.0, spectral=spectral, max_drop=0.5)
+    spectral_rows = [r for r in constraint.history if r["stopped_by"] != "guard"]
+    assert spectral_rows and not any(r["passed"] for r in spectral_rows)
+    stopped = {r["stopped_by"] for r in constraint.results() if r["frozen"]}
+    assert ("spectral" in stopped) is frozen_by_spectral
+
+
+def test_spectral_report_needs_the_guard():
+    with pytest.raises(ValueError, match="nothing would ever stop pruning"):
+        RamanujanConstraint(guard=None, spectral="report")
+    with pytest.raises(ValueError, match="spectral"):
+        RamanujanConstraint(spectral="maybe")
+    assert RamanujanConstraint(guard=None).spectral_stops
+    assert not RamanujanConstraint().spectral_stops
+
+
+def test_summary_prints_like_model_summary(capsys):
+    x, y = _four_classes()
+    constraint = _small_fit(x, y, epochs=2)
+    text = constraint.summary()
+    assert capsys.readouterr().out.strip() == text.strip()
+    assert "Tries" in text and "W_hh" in text
+    constraint.summary(print_fn=None)
+    assert capsys.readouterr().out == ""
+    with pytest.raises(TypeError, match="print_fn"):
+        constraint.summary(print_fn=3)

@@ -149,6 +149,10 @@ class RamanujanConstraint(keras.callbacks.Callback):
         self._siblings = setup.sibling_callbacks(self)
         if self.guard:
             setup.warn_unshuffled_validation_split(self)
+            if self.baseline is None and not any(bool(e.frozen.numpy()) for e in self._entries):
+                start = setup.starting_value(model, self.monitor)
+                if start is not None:
+                    self._guard.observe_start(start, measured=True)
         setup.warn_frequency(self._entries, self.params)
         strategy = getattr(model, "distribute_strategy", None)
         self._tensorboard.open(strategy is None or strategy.extended.should_save_summary)

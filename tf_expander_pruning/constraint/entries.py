@@ -23,7 +23,7 @@ from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper im
 
 __all__ = [
     "checked_entries", "warn_frequency", "check_update_pruning_step", "MISSING_UPDATE_STEP",
-    "sibling_callbacks", "warn_unshuffled_validation_split",
+    "sibling_callbacks", "warn_unshuffled_validation_split", "starting_value",
 ]
 
 logger = logging.getLogger("tf_expander_pruning.constraint")
@@ -187,3 +187,32 @@ def warn_unshuffled_validation_split(callback: Any) -> str | None:
     logger.warning(message)
     warnings.warn(message, UserWarning, stacklevel=3)
     return message
+
+
+def starting_value(model, monitor: str) -> float | None:
+    """``monitor`` of ``model`` on the running fit's validation data, before any training step:
+    where pruning starts.  None when it cannot be measured here (no validation data, a
+    distribution strategy, a metric the model does not compute); the guard then takes its
+    reference from the epoch ends before the first mask update."""
+    found = _fit_locals()
+    if not found or found.get("validation_data") is None or not monitor.startswith("val_"):
+        return None
+    strategy = getattr(model, "distribute_strategy", None)
+    if strategy is not None and type(strategy).__name__ not in ("_DefaultDistributionStrategy",):
+        return None
+    validation = found["validation_data"]
+    if isinstance(validation, (tuple, list)):
+        parts = {"x": validation[0], "y": validation[1] if len(validation) > 1 else None,
+                 "sample_weight": validation[2] if len(validation) > 2 else None}
+    else:
+        parts = {"x": validation}
+    batch = found.get("validation_batch_size") or found.get("batch_size")
+    try:
+        values = model.evaluate(**parts, batch_size=batch, steps=found.get("validation_steps"),
+                                verbose=0, return_dict=True)
+    except Exception as error:  # any failure here must not stop the user's fit
+        logger.info("RamanujanConstraint: could not measure the starting %s (%s)", monitor,
+                    error)
+        return None
+    value = values.get(monitor[len("val_"):])
+    return None if value is None or not np.isfinite(value) else float(value)

@@ -70,9 +70,10 @@ class ValidationGuard:
             without the prefix is used instead, with a warning.
         max_drop: how far the metric may fall below the reference (absolute, in the metric's
             unit; for a loss, how far it may rise).
-        baseline: the reference; None = where pruning started: the mean of the values logged
-            at epoch ends before the first mask update (or, if the first update came before
-            the first epoch end, the first value judged).
+        baseline: the reference; None = where pruning started: the model evaluated on the
+            fit's validation data before its first step (where that can be done), and the
+            values logged at epoch ends before the first mask update (their mean); if neither
+            exists, the first value judged.
         mode: ``"max"`` (higher is better), ``"min"`` or ``"auto"`` (``min`` for names
             containing ``loss`` or ``error``).
     """
@@ -88,6 +89,7 @@ class ValidationGuard:
     def reset(self) -> None:
         self.best: float | None = None
         self.start_values: list[float] = []
+        self.start_measured: float | None = None  # evaluated before the fit's first step
         self.key: str | None = None  # the log key actually read (after any fallback)
         self.announced = False
 
@@ -120,14 +122,21 @@ class ValidationGuard:
             self.announced = True
         return self.key, message
 
-    def observe_start(self, value: float) -> None:
-        """A value logged before pruning started (part of the reference)."""
-        if np.isfinite(value):
+    def observe_start(self, value: float, measured: bool = False) -> None:
+        """A value logged before pruning started (part of the reference); ``measured``: the
+        model evaluated before any training step of this fit, which is then the reference."""
+        if not np.isfinite(value):
+            return
+        if measured:
+            self.start_measured = float(value)
+        else:
             self.start_values.append(float(value))
 
     def reference(self) -> float | None:
         if self.baseline is not None:
             return self.baseline
+        if self.start_measured is not None:
+            return self.start_measured
         if self.start_values:
             # The mean, not the best: the best of several noisy values is biased upwards and
             # would make every later check look like a loss.

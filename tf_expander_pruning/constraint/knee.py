@@ -34,6 +34,8 @@ class MatrixSearch:
     failures: int = 0
     tries: int = 0
     done: bool = False
+    confirmed: bool = False  # did ``failed_at`` fail again when re-checked?
+    stride: float | None = None  # step of the tries after a re-check passed
 
     @property
     def bracket(self) -> float | None:
@@ -46,11 +48,16 @@ class KneeSearch:
 
     Args:
         count: number of matrices.
-        min_step: freeze when the bracket is no wider than this (sparsity units, > 0).
+        min_step: the bracket width at which the search ends (sparsity units, > 0).
         max_retries: failed tries allowed after the first one (>= 0; 0 = freeze at the first
             failure, the stop of issue 16).
         patience: 1 = a try that fails its first check is judged once more after another
             recovery window before it counts as failed; 0 = judged once.
+
+    When the bracket has closed, the failing end is tried once more before the matrix freezes:
+    the model has trained for several more windows by then, and a sparsity that failed during
+    a transient dip may pass now.  If it does, the search goes on upwards in steps of half the
+    step that first failed.
     """
 
     def __init__(self, count: int, min_step: float = 0.02, max_retries: int = 4,
@@ -67,19 +74,30 @@ class KneeSearch:
     def target(self, index: int) -> float | None:
         """The sparsity of the matrix's next try; None = follow the schedule."""
         state = self.states[index]
-        if state.done or state.failed_at is None:
+        if state.done:
             return None
+        if state.failed_at is None:
+            if state.stride is None:
+                return None
+            return min(state.safe + state.stride, MAX_TARGET)
+        if state.bracket <= self.min_step and not state.confirmed:
+            return state.failed_at  # the re-check
         return 0.5 * (state.safe + state.failed_at)
 
     def accept(self, index: int, sparsity: float) -> bool:
-        """The try at ``sparsity`` passed.  Returns True when the search of the matrix is over
-        (its bracket is now within ``min_step``): freeze it at ``sparsity``."""
+        """The try at ``sparsity`` passed.  Returns True when the search of the matrix is over:
+        freeze it at ``sparsity``."""
         state = self.states[index]
         state.tries += 1
-        state.safe = max(state.safe, float(sparsity))
-        if state.failed_at is not None and state.failed_at <= state.safe:
-            state.failed_at = None  # passed where it failed before (noise): search on upwards
-        state.done = state.bracket is not None and state.bracket <= self.min_step
+        sparsity = float(sparsity)
+        if state.failed_at is not None and sparsity >= state.failed_at - TOLERANCE:
+            # It passed where it failed before: search on upwards from here.
+            state.stride = max(0.5 * (state.failed_at - state.safe), 0.5 * (
+                state.stride or 0.0), self.min_step)
+            state.failed_at, state.confirmed = None, False
+        state.safe = max(state.safe, sparsity)
+        state.done = (state.bracket is not None and state.bracket <= self.min_step
+                      and state.confirmed)
         return state.done
 
     def reject(self, index: int, sparsity: float) -> bool:
@@ -89,14 +107,22 @@ class KneeSearch:
         state.tries += 1
         state.failures += 1
         sparsity = float(sparsity)
+        if state.failed_at is not None and sparsity >= state.failed_at - TOLERANCE:
+            state.confirmed = True  # the re-check failed too
         if state.failed_at is None or sparsity < state.failed_at:
             state.failed_at = sparsity
-        bracket = state.bracket
-        state.done = (
-            state.failures > self.max_retries or bracket is None or bracket <= self.min_step
-        )
+            if state.stride is None:
+                state.stride = max(0.5 * (sparsity - state.safe), self.min_step)
+        state.done = state.failures > self.max_retries or (
+            state.bracket <= self.min_step and state.confirmed)
         return state.done
 
     def step_size(self, index: int, sparsity: float) -> float:
         """How far a try at ``sparsity`` goes beyond the matrix's safe sparsity."""
         return float(sparsity) - self.states[index].safe
+
+
+#: Never try beyond this sparsity (a matrix needs some weights).
+MAX_TARGET = 0.99
+#: Sparsities this close count as the same try (masks are whole numbers of weights).
+TOLERANCE = 1e-3

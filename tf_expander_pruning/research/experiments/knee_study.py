@@ -227,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--dataset", required=True, choices=sorted(PROTOCOL))
     parser.add_argument("--cell", required=True, choices=("lstm", "gru", "simplernn"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--methods", nargs="+", default=list(KNEE_METHODS))
+    parser.add_argument("--methods", nargs="*", default=list(KNEE_METHODS))
     parser.add_argument("--targets", type=float, nargs="*", default=list(STOP_TARGETS))
     parser.add_argument("--out", default="docs/results/knee")
     parser.add_argument("--noise", action="store_true",
