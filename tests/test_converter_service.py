@@ -18,7 +18,7 @@ from tf_expander_pruning.deployment.export.runtimes import run_runtime
 STAND_IN = """
 import json, os, sys, time
 for line in sys.stdin:
-    saved, rep, out = json.loads(line)
+    saved, rep, out = json.loads(line)[:3]  # the fourth field (activations) is not used here
     if saved == "abort":
         os.abort()
     if saved == "sleep":
