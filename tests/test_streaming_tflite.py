@@ -14,6 +14,7 @@ from conftest import TrainedZoo
 from tf_expander_pruning.keras_compat import keras
 
 from tf_expander_pruning import datasets, export
+from tf_expander_pruning.deployment.export.streaming import stream_plan
 
 KINDS = ("lstm", "gru", "gru_v1", "simplernn", "stacked")
 UNITS = 24
@@ -137,16 +138,51 @@ def test_unsupported_streaming_layers_are_named():
 
 
 @pytest.mark.slow
-def test_streaming_int8_on_the_emulated_cortex_m4(models):
-    """The int8 step model run by TFLM + CMSIS-NN in QEMU, stepped by the on-core harness."""
-    data = models.tflite("gru", "int8")
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+def test_streaming_int8_on_the_emulated_cortex_m4(models, kind):
+    """The 16x8 step model (int16 states) run by TFLM + CMSIS-NN in QEMU, stepped by the on-core
+    harness (CMSIS-NN's int16 FULLY_CONNECTED needs one weight scale per layer)."""
+    data = models.tflite(kind, "int8")
     x, y = models.x_test[:20], models.y_test[:20]
-    report = export.verify(data, models.model("gru"), x, runtime="tflm-cortex-m4", labels=y)
-    print(f"\nSTREAM gru int8 {report}")
-    host = export.verify(data, models.model("gru"), x, runtime="tflm", labels=y,
+    report = export.verify(data, models.model(kind), x, runtime="tflm-cortex-m4", labels=y)
+    print(f"\nSTREAM {kind} int8 {report}")
+    host = export.verify(data, models.model(kind), x, runtime="tflm", labels=y,
                          measure_arena=False)
     assert report.streaming and report.target == "tflm-cortex-m4"
+    assert {s["dtype"] for s in stream_plan(data)["states"]} == {"int16"}
     assert report.argmax_agreement >= 0.95
     assert abs(report.max_abs_diff - host.max_abs_diff) <= 1 / 128  # one output step at most
     assert report.code_bytes > 10_000 and report.model_bytes == len(data)
     assert report.arena_bytes > 0 and report.instructions_per_inference > 0
+
+
+def _dense_16x8(per_channel: bool) -> bytes:
+    """A Dense(4) model converted in 16x8 mode, with per-channel or per-tensor weights."""
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4)])
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([np.random.default_rng(i).normal(
+        size=(1, 8)).astype(np.float32)] for i in range(20))
+    converter.target_spec.supported_ops = [
+        tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    converter.inference_input_type = converter.inference_output_type = tf.int16
+    converter._experimental_disable_per_channel_quantization_for_dense_layers = not per_channel
+    return bytes(converter.convert())
+
+
+@pytest.mark.slow  # TFLite converter
+def test_int16_dense_with_per_channel_weights_is_refused_for_cmsis_nn():
+    """CMSIS-NN's s16 FULLY_CONNECTED fails in Prepare on per-channel weights (no message in a
+    release TFLM): named before building anything; per-tensor weights pass the check."""
+    from tf_expander_pruning.deployment.mcu import run_tflm
+    from tf_expander_pruning.deployment.mcu.modelinfo import cmsis_nn_refusals
+
+    per_channel = _dense_16x8(per_channel=True)
+    assert cmsis_nn_refusals(per_channel) == [
+        "operator 0 (FULLY_CONNECTED) has int16 activations and per-channel weights (4 scales)"]
+    assert cmsis_nn_refusals(_dense_16x8(per_channel=False)) == []
+    with pytest.raises(ValueError, match="per-channel.*kernels='reference'"):
+        run_tflm(per_channel, np.zeros((1, 8), np.float32))
