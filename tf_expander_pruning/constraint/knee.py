@@ -92,8 +92,7 @@ class KneeSearch:
         sparsity = float(sparsity)
         if state.failed_at is not None and sparsity >= state.failed_at - TOLERANCE:
             # It passed where it failed before: search on upwards from here.
-            state.stride = max(0.5 * (state.failed_at - state.safe), 0.5 * (
-                state.stride or 0.0), self.min_step)
+            state.stride = max(state.stride or 0.0, self.min_step)
             state.failed_at, state.confirmed = None, False
         state.safe = max(state.safe, sparsity)
         state.done = (state.bracket is not None and state.bracket <= self.min_step

@@ -39,6 +39,9 @@ __all__ = ["build_model", "train_dense", "prune_while_ramanujan", "EpochProgress
            "SparsityAccuracyLog", "run", "main"]
 
 BATCH_SIZE = 32
+#: The last 15 % of the (shuffled) training rows, held out by both fits: the dense model never
+#: trains on the rows the pruning guard watches.
+VALIDATION = 0.15
 
 
 def build_model(units: int = 64, cell: str = "lstm", seed: int = 0):
@@ -97,13 +100,14 @@ def train_dense(x_train, y_train, *, units: int = 64, epochs: int = 40, cell: st
                                          restore_best_weights=True)
     callbacks = [best] + ([EpochProgress(epochs, "dense training")] if progress else [])
     model.fit(x_train, y_train, epochs=epochs, batch_size=BATCH_SIZE, verbose=0,
-              validation_split=0.15, callbacks=callbacks)
+              validation_split=VALIDATION, callbacks=callbacks)
     return model
 
 
 def prune_while_ramanujan(model, x_train, y_train, *, epochs: int = 40,
                           extra_callbacks: list | None = None, progress: bool = True):
-    """Prune ``model`` (a geometric schedule, two updates per epoch) under the constraint.
+    """Prune ``model`` under the constraint's knee search: a geometric schedule with one mask
+    update (a try) every two epochs, the last one 6 epochs before the end (fine-tuning).
 
     Returns:
         ``(pruned, constraint)``: the still-wrapped model and its :class:`RamanujanConstraint`.
@@ -114,8 +118,9 @@ def prune_while_ramanujan(model, x_train, y_train, *, epochs: int = 40,
     from tf_expander_pruning.pruning import prune_rnn
     from tf_expander_pruning.pruning.schedules import GeometricSchedule
 
-    steps_per_epoch = int(np.ceil(len(x_train) / BATCH_SIZE))
-    schedule = GeometricSchedule(rate=0.2, frequency=steps_per_epoch * 2)
+    steps_per_epoch = int(np.ceil(len(x_train) * (1 - VALIDATION) / BATCH_SIZE))
+    schedule = GeometricSchedule(rate=0.2, frequency=steps_per_epoch * 2,
+                                 end_step=steps_per_epoch * max(epochs - 6, 2))
     pruned = compile_classifier(prune_rnn(model, schedule), learning_rate=1e-3)
     constraint = RamanujanConstraint(verbose=0)
     callbacks = [tfmot.sparsity.keras.UpdatePruningStep(), constraint, *(extra_callbacks or [])]
@@ -123,7 +128,7 @@ def prune_while_ramanujan(model, x_train, y_train, *, epochs: int = 40,
         callbacks.append(EpochProgress(epochs, "pruning while Ramanujan"))
     # A validation split for the constraint's accuracy guard (it watches val_accuracy).
     pruned.fit(x_train, y_train, epochs=epochs, batch_size=BATCH_SIZE, verbose=0,
-               validation_split=0.15, callbacks=callbacks)
+               validation_split=VALIDATION, callbacks=callbacks)
     return pruned, constraint
 
 

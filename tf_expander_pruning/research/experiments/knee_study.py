@@ -77,12 +77,15 @@ def _stop_method(name: str, config: ExperimentConfig, steps: int):
         "knee": {},
         "knee_spectral": {"spectral": "stop"},
         "knee_no_spectral": {"criterion": _always_passes},
+        "knee_drop1": {"max_drop": 0.01},
+        "knee_drop15": {"max_drop": 0.015},
         "first_failure": {"max_retries": 0, "patience": 0, "spectral": "stop"},
         "paper": {"guard": None},
     }[name]
-    # The first update at the first batch of epoch 2: epoch 1 measures where pruning starts.
+    # The first update at the first batch (the callback measures where pruning starts on the
+    # validation data before it), then one every `per_round` epochs.
     schedule = GeometricSchedule(
-        rate=config.prune_fraction, frequency=steps * per_round, begin_step=steps + 1,
+        rate=config.prune_fraction, frequency=steps * per_round, begin_step=1,
         end_step=(epochs - per_round) * steps, max_sparsity=0.99,
     )
     return schedule, RamanujanConstraint(verbose=0, **options), epochs
