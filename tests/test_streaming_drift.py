@@ -93,6 +93,26 @@ def test_states_are_int16_and_fed_back_unchanged(zoo):
         assert state["in_scale"] == state["out_scale"] > 0
     ops = set(export.list_ops(zoo.tflite("lstm")))
     assert ops <= {"FULLY_CONNECTED", "ADD", "SUB", "MUL", "LOGISTIC", "TANH", "SOFTMAX"}, ops
+    # Per-channel dense weights (one scale per output unit): per-tensor ones double the state
+    # error (docs/deploy.md, Drift); the vendored TFLM runs them on the Cortex-M4 too.
+    assert _fully_connected_weight_scales(zoo.tflite("lstm")) == {True}
+
+
+def _fully_connected_weight_scales(data: bytes) -> set[bool]:
+    """For each FULLY_CONNECTED: whether its weights have one scale per output unit."""
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    model = schema.Model.GetRootAs(data, 0)
+    graph = model.Subgraphs(0)
+    per_channel = set()
+    for o in range(graph.OperatorsLength()):
+        op = graph.Operators(o)
+        code = model.OperatorCodes(op.OpcodeIndex())
+        if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) == \
+                schema.BuiltinOperator.FULLY_CONNECTED:
+            weights = graph.Tensors(op.Inputs(1))
+            per_channel.add(weights.Quantization().ScaleLength() == weights.Shape(0) > 1)
+    return per_channel
 
 
 @pytest.mark.slow

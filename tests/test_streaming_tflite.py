@@ -173,16 +173,32 @@ def _dense_16x8(per_channel: bool) -> bytes:
     return bytes(converter.convert())
 
 
-@pytest.mark.slow  # TFLite converter
-def test_int16_dense_with_per_channel_weights_is_refused_for_cmsis_nn():
-    """CMSIS-NN's s16 FULLY_CONNECTED fails in Prepare on per-channel weights (no message in a
-    release TFLM): named before building anything; per-tensor weights pass the check."""
-    from tf_expander_pruning.deployment.mcu import run_tflm
-    from tf_expander_pruning.deployment.mcu.modelinfo import cmsis_nn_refusals
+def _python_tflm(data: bytes, raw: np.ndarray) -> np.ndarray:
+    from tflite_micro.python.tflite_micro import runtime
 
-    per_channel = _dense_16x8(per_channel=True)
-    assert cmsis_nn_refusals(per_channel) == [
-        "operator 0 (FULLY_CONNECTED) has int16 activations and per-channel weights (4 scales)"]
-    assert cmsis_nn_refusals(_dense_16x8(per_channel=False)) == []
-    with pytest.raises(ValueError, match="per-channel.*kernels='reference'"):
-        run_tflm(per_channel, np.zeros((1, 8), np.float32))
+    it = runtime.Interpreter.from_bytes(data)
+    outputs = []
+    for sample in raw:
+        it.set_input(sample[None], 0)
+        it.invoke()
+        outputs.append(np.array(it.get_output(0))[0])
+    return np.stack(outputs)
+
+
+@pytest.mark.slow  # TFLite converter
+def test_per_channel_16x8_dense_on_cmsis_nn_equals_the_reference_kernel():
+    """CMSIS-NN has no per-channel int16 FULLY_CONNECTED (upstream TFLM refuses it in Prepare);
+    the vendored TFLM runs such a layer with the reference kernel: bit for bit the same as TFLM's
+    Python runtime (reference kernels), and per-tensor weights stay on CMSIS-NN's s16 kernel."""
+    from tf_expander_pruning.deployment.mcu import run_tflm
+    from tf_expander_pruning.deployment.mcu.modelinfo import read_model
+
+    x = np.random.default_rng(4).normal(size=(6, 8)).astype(np.float32)
+    for per_channel in (True, False):
+        data = _dense_16x8(per_channel)
+        info = read_model(data)
+        assert info.inputs[0].dtype == np.int16
+        raw = info.inputs[0].quantize(x)
+        run = run_tflm(data, x)
+        np.testing.assert_array_equal(run.outputs,
+                                      info.outputs[0].dequantize(_python_tflm(data, raw)))

@@ -40,9 +40,6 @@ def convert_int8(saved_model: str, representative, activations: str = "int8") ->
     if activations == "int16":
         converter.target_spec.supported_ops = [
             tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
-        # One weight scale per FULLY_CONNECTED: CMSIS-NN's int16 FC (TFLM on Cortex-M) refuses
-        # per-channel weights in Prepare (AllocateTensors fails).
-        converter._experimental_disable_per_channel_quantization_for_dense_layers = True
     else:
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     integer = tf.int16 if activations == "int16" else tf.int8

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["TensorInfo", "ModelInfo", "read_model", "RESOLVER_METHODS", "cmsis_nn_refusals"]
+__all__ = ["TensorInfo", "ModelInfo", "read_model", "RESOLVER_METHODS"]
 
 #: Builtin op -> ``MicroMutableOpResolver`` method, for every kernel in third_party/tflm.
 RESOLVER_METHODS = {
@@ -109,28 +109,3 @@ def read_model(tflite_bytes: bytes) -> ModelInfo:
     inputs = tuple(_tensor(fb, graph, int(i), type_names) for i in graph.InputsAsNumpy())
     outputs = tuple(_tensor(fb, graph, int(i), type_names) for i in graph.OutputsAsNumpy())
     return ModelInfo(tuple(sorted(ops)), inputs, outputs)
-
-
-def cmsis_nn_refusals(tflite_bytes: bytes) -> list[str]:
-    """Ops of the main subgraph that TFLM's CMSIS-NN kernels refuse when they are prepared.
-
-    So far one case: a FULLY_CONNECTED with int16 input (16x8 mode) and per-channel weights
-    (CMSIS-NN's s16 kernel takes one weight scale; AllocateTensors fails without a message in a
-    release build of TFLM).  Returns one sentence per op, empty when there is nothing known.
-    """
-    fb = _schema()
-    model = fb.Model.GetRootAsModel(bytes(tflite_bytes), 0)
-    graph = model.Subgraphs(0)
-    found = []
-    for o in range(graph.OperatorsLength()):
-        op = graph.Operators(o)
-        code = model.OperatorCodes(op.OpcodeIndex())
-        if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) != \
-                fb.BuiltinOperator.FULLY_CONNECTED:
-            continue
-        data, weights = graph.Tensors(op.Inputs(0)), graph.Tensors(op.Inputs(1))
-        quant = weights.Quantization()
-        if data.Type() == fb.TensorType.INT16 and quant is not None and quant.ScaleLength() > 1:
-            found.append(f"operator {o} (FULLY_CONNECTED) has int16 activations and per-channel "
-                         f"weights ({quant.ScaleLength()} scales)")
-    return found

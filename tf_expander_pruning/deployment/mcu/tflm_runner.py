@@ -14,12 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tf_expander_pruning.core.validation import check_choice, check_int
-from tf_expander_pruning.deployment.mcu.modelinfo import (
-    RESOLVER_METHODS,
-    ModelInfo,
-    cmsis_nn_refusals,
-    read_model,
-)
+from tf_expander_pruning.deployment.mcu.modelinfo import RESOLVER_METHODS, ModelInfo, read_model
 from tf_expander_pruning.deployment.mcu.program import (
     McuError,
     McuRun,
@@ -205,16 +200,6 @@ def _parse_outputs(stdout: str, info: ModelInfo, samples: int) -> tuple[list, li
     return outputs, [counts[s] for s in range(samples)], int(arena.group(1))
 
 
-def _check_cmsis_nn(tflite_bytes: bytes) -> None:
-    refusals = cmsis_nn_refusals(tflite_bytes)
-    if refusals:
-        raise ValueError(
-            "TFLM's CMSIS-NN kernels cannot prepare this model: " + "; ".join(refusals) + ". "
-            "CMSIS-NN's int16 FULLY_CONNECTED takes one weight scale per layer: convert with "
-            "per-tensor dense weights (what to_tflite(quantization='int8', streaming=True) "
-            "writes), or run with kernels='reference'.")
-
-
 def run_tflm(tflite_bytes: bytes, inputs, *, target: str = "cortex-m4", kernels: str = "cmsis-nn",
              streaming=None, arena_bytes: int | None = None, timeout: float = 900) -> TflmRun:
     """Run ``tflite_bytes`` with TFLM on the emulated Cortex-M4 and measure it.
@@ -259,8 +244,6 @@ def run_tflm(tflite_bytes: bytes, inputs, *, target: str = "cortex-m4", kernels:
             raise ValueError(f"`streaming`={stream} does not fit a model with {n_in} inputs and "
                              f"{n_out} outputs (x_input must not be a state input).")
     data, samples, steps, fed = _input_data(info, inputs, stream)
-    if kernels == "cmsis-nn":
-        _check_cmsis_nn(bytes(tflite_bytes))
     library = tflm_library(kernels)
     harness = _harness_object(library, info, target)
     source = _model_source(bytes(tflite_bytes), info, data, samples, steps, fed, stream,

@@ -113,10 +113,13 @@ TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
       &(data->reference_op_data)));
 
   //  Currently only Int8 is supported for per channel quantization.
+  // tf_expander_pruning patch: int16 per-channel runs with the reference kernel
+  // (EvalQuantizedInt16); upstream refuses it here.
   TF_LITE_ENSURE(
       context, !data->reference_op_data.is_per_channel ||
                    (data->reference_op_data.is_per_channel &&
-                    input->type == kTfLiteInt8 && filter->type != kTfLiteInt4));
+                    ((input->type == kTfLiteInt8 && filter->type != kTfLiteInt4) ||
+                     input->type == kTfLiteInt16)));
 
   int32_t buf_size = 0;
 
@@ -369,12 +372,42 @@ TfLiteStatus EvalQuantizedInt8(TfLiteContext* context, TfLiteNode* node,
   return kTfLiteOk;
 }
 
+// tf_expander_pruning patch: CMSIS-NN has no per-channel s16 fully connected,
+// and TFLite's 16x8 converter writes per-channel dense weights by default; such
+// a layer runs with TFLM's reference kernel (int64 bias, or none).
+TfLiteStatus EvalPerChannelInt16Reference(const OpData& data,
+                                          const TfLiteEvalTensor* input,
+                                          const TfLiteEvalTensor* filter,
+                                          const TfLiteEvalTensor* bias,
+                                          TfLiteEvalTensor* output) {
+  if (bias != nullptr && bias->type != kTfLiteInt64) {
+    MicroPrintf("Per-channel int16 FULLY_CONNECTED needs an int64 bias.");
+    return kTfLiteError;
+  }
+  const OpDataFullyConnected& op = data.reference_op_data;
+  tflite::reference_integer_ops::FullyConnectedPerChannel(
+      FullyConnectedParamsQuantized(op), op.per_channel_output_multiplier,
+      reinterpret_cast<const int*>(op.per_channel_output_shift),
+      tflite::micro::GetTensorShape(input),
+      tflite::micro::GetTensorData<int16_t>(input),
+      tflite::micro::GetTensorShape(filter),
+      tflite::micro::GetTensorData<int8_t>(filter),
+      tflite::micro::GetTensorShape(bias),
+      tflite::micro::GetOptionalTensorData<int64_t>(bias),
+      tflite::micro::GetTensorShape(output),
+      tflite::micro::GetTensorData<int16_t>(output));
+  return kTfLiteOk;
+}
+
 TfLiteStatus EvalQuantizedInt16(TfLiteContext* context, TfLiteNode* node,
                                 const OpData& data,
                                 const TfLiteEvalTensor* input,
                                 const TfLiteEvalTensor* filter,
                                 const TfLiteEvalTensor* bias,
                                 TfLiteEvalTensor* output) {
+  if (data.reference_op_data.is_per_channel) {
+    return EvalPerChannelInt16Reference(data, input, filter, bias, output);
+  }
   cmsis_nn_per_tensor_quant_params quant_params;
   cmsis_nn_dims input_dims;
   cmsis_nn_dims filter_dims;
