@@ -188,8 +188,8 @@ def _python_tflm(data: bytes, raw: np.ndarray) -> np.ndarray:
 @pytest.mark.slow  # TFLite converter
 def test_per_channel_16x8_dense_on_cmsis_nn_equals_the_reference_kernel():
     """CMSIS-NN has no per-channel int16 FULLY_CONNECTED (upstream TFLM refuses it in Prepare);
-    the vendored TFLM runs such a layer with the reference kernel: bit for bit the same as TFLM's
-    Python runtime (reference kernels), and per-tensor weights stay on CMSIS-NN's s16 kernel."""
+    the vendored TFLM runs such a layer one channel at a time through arm_fully_connected_s16:
+    bit for bit the same as TFLM's Python runtime (reference kernels), as per-tensor weights."""
     from tf_expander_pruning.deployment.mcu import run_tflm
     from tf_expander_pruning.deployment.mcu.modelinfo import read_model
 

@@ -113,8 +113,8 @@ TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
       &(data->reference_op_data)));
 
   //  Currently only Int8 is supported for per channel quantization.
-  // tf_expander_pruning patch: int16 per-channel runs with the reference kernel
-  // (EvalQuantizedInt16); upstream refuses it here.
+  // tf_expander_pruning patch: int16 per-channel runs one channel at a time
+  // (EvalPerChannelInt16); upstream refuses it here.
   TF_LITE_ENSURE(
       context, !data->reference_op_data.is_per_channel ||
                    (data->reference_op_data.is_per_channel &&
@@ -373,29 +373,44 @@ TfLiteStatus EvalQuantizedInt8(TfLiteContext* context, TfLiteNode* node,
 }
 
 // tf_expander_pruning patch: CMSIS-NN has no per-channel s16 fully connected,
-// and TFLite's 16x8 converter writes per-channel dense weights by default; such
-// a layer runs with TFLM's reference kernel (int64 bias, or none).
-TfLiteStatus EvalPerChannelInt16Reference(const OpData& data,
-                                          const TfLiteEvalTensor* input,
-                                          const TfLiteEvalTensor* filter,
-                                          const TfLiteEvalTensor* bias,
-                                          TfLiteEvalTensor* output) {
+// and TFLite's 16x8 converter writes per-channel dense weights by default. Run
+// such a layer one output channel at a time through arm_fully_connected_s16,
+// each with its own multiplier and shift (int64 bias, or none).
+TfLiteStatus EvalPerChannelInt16(const OpData& data,
+                                 const TfLiteEvalTensor* input,
+                                 const TfLiteEvalTensor* filter,
+                                 const TfLiteEvalTensor* bias,
+                                 TfLiteEvalTensor* output) {
   if (bias != nullptr && bias->type != kTfLiteInt64) {
     MicroPrintf("Per-channel int16 FULLY_CONNECTED needs an int64 bias.");
     return kTfLiteError;
   }
   const OpDataFullyConnected& op = data.reference_op_data;
-  tflite::reference_integer_ops::FullyConnectedPerChannel(
-      FullyConnectedParamsQuantized(op), op.per_channel_output_multiplier,
-      reinterpret_cast<const int*>(op.per_channel_output_shift),
-      tflite::micro::GetTensorShape(input),
-      tflite::micro::GetTensorData<int16_t>(input),
-      tflite::micro::GetTensorShape(filter),
-      tflite::micro::GetTensorData<int8_t>(filter),
-      tflite::micro::GetTensorShape(bias),
-      tflite::micro::GetOptionalTensorData<int64_t>(bias),
-      tflite::micro::GetTensorShape(output),
-      tflite::micro::GetTensorData<int16_t>(output));
+  const int16_t* input_data = tflite::micro::GetTensorData<int16_t>(input);
+  const int8_t* filter_data = tflite::micro::GetTensorData<int8_t>(filter);
+  const int64_t* bias_data =
+      tflite::micro::GetOptionalTensorData<int64_t>(bias);
+  int16_t* output_data = tflite::micro::GetTensorData<int16_t>(output);
+  const int depth = data.accum_depth;
+  cmsis_nn_context ctx = {nullptr, 0};
+  cmsis_nn_fc_params fc_params = {0, 0, 0,
+                                  {op.output_activation_min,
+                                   op.output_activation_max}};
+  const cmsis_nn_dims input_dims = {1, 1, 1, depth};
+  const cmsis_nn_dims filter_dims = {depth, 1, 1, 1};
+  const cmsis_nn_dims one = {1, 1, 1, 1};
+  for (int b = 0; b < data.batches; ++b) {
+    for (int c = 0; c < data.output_depth; ++c) {
+      const cmsis_nn_per_tensor_quant_params quant = {
+          op.per_channel_output_multiplier[c], op.per_channel_output_shift[c]};
+      const arm_cmsis_nn_status status = arm_fully_connected_s16(
+          &ctx, &fc_params, &quant, &input_dims, input_data + b * depth,
+          &filter_dims, filter_data + c * depth, &one,
+          bias_data == nullptr ? nullptr : bias_data + c, &one,
+          output_data + b * data.output_depth + c);
+      if (status != ARM_CMSIS_NN_SUCCESS) return kTfLiteError;
+    }
+  }
   return kTfLiteOk;
 }
 
@@ -406,7 +421,7 @@ TfLiteStatus EvalQuantizedInt16(TfLiteContext* context, TfLiteNode* node,
                                 const TfLiteEvalTensor* bias,
                                 TfLiteEvalTensor* output) {
   if (data.reference_op_data.is_per_channel) {
-    return EvalPerChannelInt16Reference(data, input, filter, bias, output);
+    return EvalPerChannelInt16(data, input, filter, bias, output);
   }
   cmsis_nn_per_tensor_quant_params quant_params;
   cmsis_nn_dims input_dims;
