@@ -31,6 +31,7 @@ from tf_expander_pruning.constraint import guard as guards
 from tf_expander_pruning.constraint.arguments import check_arguments
 from tf_expander_pruning.constraint.criterion import CRITERIA, UNDEFINED_POLICIES, Criterion
 from tf_expander_pruning.constraint.knee import KneeSearch
+from tf_expander_pruning.constraint.paired import PairedAccuracy, is_accuracy_key
 from tf_expander_pruning.constraint.policy import FreezeKeeper, RestoreHooks
 from tf_expander_pruning.constraint.report import results, summary_table
 from tf_expander_pruning.constraint.sinks import (
@@ -59,7 +60,9 @@ class RamanujanConstraint(keras.callbacks.Callback):
     passing and the failing sparsity; a matrix freezes when that bracket is at most ``min_step``
     wide or after ``max_retries`` further failed tries (``max_retries=0``: frozen at the first
     failure); with ``patience=1`` a try that fails its first check is judged again after one
-    more recovery window before it is rolled back.  Output:
+    more recovery window before it is rolled back; a try passes only when its drop plus
+    ``noise_margin`` paired standard errors (rows whose verdict flipped, on the validation
+    data) is within ``max_drop``.  Output:
     ``log_dir`` (TensorBoard), ``csv_path`` (history streamed while training), ``verbose``
     (0, 1 a line per freeze, 2 also per check), ``stop_training_when_all_frozen``.
 
@@ -88,6 +91,7 @@ class RamanujanConstraint(keras.callbacks.Callback):
         max_retries: int = 4,
         patience: int = 1,
         spectral: str = "auto",
+        noise_margin: float = 0.0,
     ) -> None:
         super().__init__()
         args = check_arguments({
@@ -97,7 +101,7 @@ class RamanujanConstraint(keras.callbacks.Callback):
             "log_dir": log_dir, "verbose": verbose, "csv_path": csv_path, "guard": guard,
             "monitor": monitor, "max_drop": max_drop, "baseline": baseline, "mode": mode,
             "min_step": min_step, "max_retries": max_retries, "patience": patience,
-            "spectral": spectral,
+            "spectral": spectral, "noise_margin": noise_margin,
         })
         for name, value in args.items():
             setattr(self, name, value)
@@ -117,13 +121,14 @@ class RamanujanConstraint(keras.callbacks.Callback):
         self._ready = False
         self._epoch = 0
         self._siblings = None
+        self._paired = None
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments (``criterion`` may be a callable)."""
         names = ("criterion", "margin", "per_gate", "undefined", "restore_last_good_mask",
                  "stop_training_when_all_frozen", "log_dir", "verbose", "csv_path", "guard",
                  "monitor", "max_drop", "baseline", "mode", "min_step", "max_retries",
-                 "patience", "spectral")
+                 "patience", "spectral", "noise_margin")
         return {"roles": list(self.roles), **{name: getattr(self, name) for name in names}}
 
     def __deepcopy__(self, memo):
@@ -148,15 +153,24 @@ class RamanujanConstraint(keras.callbacks.Callback):
         self._entries = setup.checked_entries(model, self.roles)
         self._siblings = setup.sibling_callbacks(self)
         if self.guard:
-            setup.warn_unshuffled_validation_split(self)
-            if self.baseline is None and not any(bool(e.frozen.numpy()) for e in self._entries):
-                start = setup.starting_value(model, self.monitor)
-                if start is not None:
-                    self._guard.observe_start(start, measured=True)
+            self._measure_start(model)
         setup.warn_frequency(self._entries, self.params)
         strategy = getattr(model, "distribute_strategy", None)
         self._tensorboard.open(strategy is None or strategy.extended.should_save_summary)
         self._hooks.install(model, self._after_restore)
+
+    def _measure_start(self, model) -> None:
+        """Where pruning starts, on the fit's validation data (before its first step)."""
+        setup.warn_unshuffled_validation_split(self)
+        validation = setup.fit_validation(model)
+        fresh = not any(bool(e.frozen.numpy()) for e in self._entries)
+        if self.baseline is None and fresh:
+            start = setup.starting_value(model, self.monitor, validation)
+            if start is not None:
+                self._guard.observe_start(start, measured=True)
+        if self.noise_margin and is_accuracy_key(self.monitor):
+            paired = PairedAccuracy.from_validation(validation)
+            self._paired = paired if paired is not None and paired.start(model) else None
 
     def _initialise(self) -> None:
         # Deferred to the first batch: every callback's on_train_begin has run by then, so
@@ -170,8 +184,9 @@ class RamanujanConstraint(keras.callbacks.Callback):
                                        self.restore_last_good_mask, self._keeper, self._log.say,
                                        stop=self.spectral_stops)
         search = KneeSearch(len(self._entries), self.min_step, self.max_retries, self.patience)
+        noise = None if self._paired is None else self._paired.standard_error
         self._guard_stage = guards.GuardStage(self._guard, self._entries, self._keeper,
-                                              self._log.say, search)
+                                              self._log.say, search, noise, self.noise_margin)
         self._guard_stage.start(self.model, self._watcher.step)
         self._ready = True
 

@@ -23,7 +23,8 @@ from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper im
 
 __all__ = [
     "checked_entries", "warn_frequency", "check_update_pruning_step", "MISSING_UPDATE_STEP",
-    "sibling_callbacks", "warn_unshuffled_validation_split", "starting_value",
+    "sibling_callbacks", "warn_unshuffled_validation_split", "starting_value", "fit_locals",
+    "fit_validation", "class_labels",
 ]
 
 logger = logging.getLogger("tf_expander_pruning.constraint")
@@ -133,7 +134,7 @@ def check_update_pruning_step(entries: Sequence[PrunedWeight],
         )
 
 
-def _fit_locals(depth: int = 8) -> dict[str, Any] | None:
+def fit_locals(depth: int = 8) -> dict[str, Any] | None:
     """The local variables of the running ``Model.fit`` (found by walking up the stack)."""
     frame = sys._getframe(1)
     for _ in range(depth):
@@ -145,7 +146,7 @@ def _fit_locals(depth: int = 8) -> dict[str, Any] | None:
     return None
 
 
-def _class_labels(y: Any) -> np.ndarray | None:
+def class_labels(y: Any) -> np.ndarray | None:
     """Integer class labels of ``y`` (sparse or one-hot), None when ``y`` is not class labels."""
     try:
         y = np.asarray(y)
@@ -162,13 +163,13 @@ def warn_unshuffled_validation_split(callback: Any) -> str | None:
     """Warn when ``fit(validation_split=...)`` held out a slice whose classes differ from the
     training rows: Keras takes the *last* rows, unshuffled, so data stored by class gives the
     guard a validation set of one or two classes.  Returns the message (None: nothing to say)."""
-    found = _fit_locals()
+    found = fit_locals()
     if not found or not found.get("validation_split") or found.get("validation_data") is None:
         return None
     validation = found["validation_data"]
-    train, held = _class_labels(found.get("y")), None
+    train, held = class_labels(found.get("y")), None
     if isinstance(validation, tuple) and len(validation) >= 2:
-        held = _class_labels(validation[1])
+        held = class_labels(validation[1])
     if train is None or held is None:
         return None
     seen, unseen = set(np.unique(train).tolist()), set(np.unique(held).tolist())
@@ -189,16 +190,15 @@ def warn_unshuffled_validation_split(callback: Any) -> str | None:
     return message
 
 
-def starting_value(model, monitor: str) -> float | None:
-    """``monitor`` of ``model`` on the running fit's validation data, before any training step:
-    where pruning starts.  None when it cannot be measured here (no validation data, a
-    distribution strategy, a metric the model does not compute); the guard then takes its
-    reference from the epoch ends before the first mask update."""
-    found = _fit_locals()
-    if not found or found.get("validation_data") is None or not monitor.startswith("val_"):
+def fit_validation(model) -> dict[str, Any] | None:
+    """The running fit's validation data as ``model.evaluate`` keyword arguments (``x``,
+    ``y``, ``sample_weight``, ``batch_size``, ``steps``); None without validation data or under
+    a distribution strategy (the callback then works from the logged values only)."""
+    found = fit_locals()
+    if not found or found.get("validation_data") is None:
         return None
     strategy = getattr(model, "distribute_strategy", None)
-    if strategy is not None and type(strategy).__name__ not in ("_DefaultDistributionStrategy",):
+    if strategy is not None and type(strategy).__name__ != "_DefaultDistributionStrategy":
         return None
     validation = found["validation_data"]
     if isinstance(validation, (tuple, list)):
@@ -206,10 +206,19 @@ def starting_value(model, monitor: str) -> float | None:
                  "sample_weight": validation[2] if len(validation) > 2 else None}
     else:
         parts = {"x": validation}
-    batch = found.get("validation_batch_size") or found.get("batch_size")
+    parts["batch_size"] = found.get("validation_batch_size") or found.get("batch_size")
+    parts["steps"] = found.get("validation_steps")
+    return parts
+
+
+def starting_value(model, monitor: str, validation: dict[str, Any] | None) -> float | None:
+    """``monitor`` of ``model`` on the fit's ``validation`` data (see :func:`fit_validation`),
+    before any training step: where pruning starts.  None when it cannot be measured here; the
+    guard then takes its reference from the epoch ends before the first mask update."""
+    if validation is None or not monitor.startswith("val_"):
+        return None
     try:
-        values = model.evaluate(**parts, batch_size=batch, steps=found.get("validation_steps"),
-                                verbose=0, return_dict=True)
+        values = model.evaluate(**validation, verbose=0, return_dict=True)
     except Exception as error:  # any failure here must not stop the user's fit
         logger.info("RamanujanConstraint: could not measure the starting %s (%s)", monitor,
                     error)

@@ -152,11 +152,12 @@ class ValidationGuard:
             value - reference)
         return float(worse)
 
-    def judge(self, value: float) -> bool:
-        """True when ``value`` is within ``max_drop`` of the reference (a NaN fails)."""
+    def judge(self, value: float, noise: float = 0.0) -> bool:
+        """True when ``value`` is within ``max_drop`` of the reference by more than ``noise``
+        (in the metric's unit; see :mod:`.paired`).  A NaN fails."""
         if not np.isfinite(value):
             return False
-        passed = self.drop(value) <= self.max_drop
+        passed = self.drop(value) + noise <= self.max_drop
         if passed and self.best is None:
             self.best = float(value)  # the reference when no value before pruning was seen
         return passed
@@ -200,9 +201,12 @@ class GuardStage:
     sparsity) or to freeze."""
 
     def __init__(self, guard: ValidationGuard, entries: list[PrunedWeight], keeper: FreezeKeeper,
-                 say: Callable[[str], None], search: KneeSearch) -> None:
+                 say: Callable[[str], None], search: KneeSearch,
+                 noise: Callable[[Any], float] | None = None, noise_margin: float = 0.0) -> None:
         self.guard, self.entries, self.keeper, self.say = guard, entries, keeper, say
         self.search = search
+        self.noise, self.noise_margin = noise, float(noise_margin)
+        self.last_noise: float | None = None
         self.safe: SafePoint | None = None
         self.started = False  # has any mask changed since the fit began?
         self.waited: set[int] = set()  # matrices whose current try already had an extra window
@@ -250,7 +254,16 @@ class GuardStage:
         if not due:
             return []
         self.last_value = (key, value, step)
-        if self.guard.judge(value):
+        self.last_noise = self.noise(model) if self.noise is not None else None
+        records = self.verdict(model, moved, key, value, step, epoch, frozen, final)
+        for record in records:
+            record["noise"] = self.last_noise
+        return records
+
+    def verdict(self, model, moved: list[int], key: str, value: float, step: int, epoch: int,
+                frozen: set[int], final: bool) -> Records:
+        """Accept, wait or roll back the current try."""
+        if self.guard.judge(value, self.noise_margin * (self.last_noise or 0.0)):
             records = self.accept(moved, value, step, epoch, frozen)
             self.safe = take_safe_point(model, self.entries, step)
             self.waited.clear()
@@ -323,11 +336,13 @@ class GuardStage:
                                         frozen=done, reference=reference, step_size=size,
                                         action="frozen" if done else "retry"))
             then = "frozen" if done else f"next try {self.search.target(index):.3f}"
+            noise = self.noise_margin * (self.last_noise or 0.0)
+            margin = f" + noise {noise:.4f}" if noise else ""
             self.say(
-                f"{entry.layer}: {entry.role} guard: {key}={value:.4f} fell more than "
-                f"max_drop={self.guard.max_drop:g} below {reference:.4f} at sparsity "
-                f"{failing[index]:.3f}; rolled back to {back:.3f} (step {self.safe.step}, the "
-                f"last state that passed both tests), {then}")
+                f"{entry.layer}: {entry.role} guard: {key}={value:.4f} against {reference:.4f}: "
+                f"drop {self.guard.drop(value):.4f}{margin} > max_drop={self.guard.max_drop:g} "
+                f"at sparsity {failing[index]:.3f}; rolled back to {back:.3f} (step "
+                f"{self.safe.step}, the last state that passed both tests), {then}")
         # The weights last: putting a mask back applies every mask of its wrapper, and a
         # matrix whose mask is not back yet would zero its restored weights.
         restore_weights(model, self.safe)

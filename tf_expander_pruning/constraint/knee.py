@@ -36,6 +36,7 @@ class MatrixSearch:
     done: bool = False
     confirmed: bool = False  # did ``failed_at`` fail again when re-checked?
     stride: float | None = None  # step of the tries after a re-check passed
+    reopened: bool = False  # a re-check passed once already (there is only one re-check)
 
     @property
     def bracket(self) -> float | None:
@@ -57,7 +58,8 @@ class KneeSearch:
     When the bracket has closed, the failing end is tried once more before the matrix freezes:
     the model has trained for several more windows by then, and a sparsity that failed during
     a transient dip may pass now.  If it does, the search goes on upwards in steps of half the
-    step that first failed.
+    step that first failed, and freezes when its bracket closes again (there is one re-check
+    per matrix: more would be more draws from the same noisy validation set).
     """
 
     def __init__(self, count: int, min_step: float = 0.02, max_retries: int = 4,
@@ -80,7 +82,7 @@ class KneeSearch:
             if state.stride is None:
                 return None
             return min(state.safe + state.stride, MAX_TARGET)
-        if state.bracket <= self.min_step and not state.confirmed:
+        if state.bracket <= self.min_step and not state.confirmed and not state.reopened:
             return state.failed_at  # the re-check
         return 0.5 * (state.safe + state.failed_at)
 
@@ -93,10 +95,10 @@ class KneeSearch:
         if state.failed_at is not None and sparsity >= state.failed_at - TOLERANCE:
             # It passed where it failed before: search on upwards from here.
             state.stride = max(state.stride or 0.0, self.min_step)
-            state.failed_at, state.confirmed = None, False
+            state.failed_at, state.confirmed, state.reopened = None, False, True
         state.safe = max(state.safe, sparsity)
         state.done = (state.bracket is not None and state.bracket <= self.min_step
-                      and state.confirmed)
+                      and (state.confirmed or state.reopened))
         return state.done
 
     def reject(self, index: int, sparsity: float) -> bool:
@@ -113,7 +115,7 @@ class KneeSearch:
             if state.stride is None:
                 state.stride = max(0.5 * (sparsity - state.safe), self.min_step)
         state.done = state.failures > self.max_retries or (
-            state.bracket <= self.min_step and state.confirmed)
+            state.bracket <= self.min_step and (state.confirmed or state.reopened))
         return state.done
 
     def step_size(self, index: int, sparsity: float) -> float:

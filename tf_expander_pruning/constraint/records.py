@@ -19,7 +19,7 @@ def spectral_record(entry: PrunedWeight, step: int, epoch: int, gate: Any,
         "delta_r": report.delta_r, "delta_s": report.delta_s, "passed": outcome,
         "frozen": False, "stopped_by": None, "monitor_value": None,
         "components": report.components, "reference": None, "step_size": None,
-        "action": None,
+        "action": None, "noise": None,
     }
 
 
@@ -36,4 +36,5 @@ def guard_record(entry: PrunedWeight, step: int, epoch: int, sparsity: float, va
         "frozen": bool(frozen), "stopped_by": "guard", "monitor_value": float(value),
         "components": None, "reference": reference,
         "step_size": None if step_size is None else float(step_size), "action": action,
+        "noise": None,
     }

@@ -24,7 +24,7 @@ logger = logging.getLogger("tf_expander_pruning.constraint")
 HISTORY_FIELDS = (
     "step", "epoch", "layer", "role", "gate", "sparsity", "d_left", "d_right", "lambda1",
     "mu_hat", "bound", "delta_r", "delta_s", "passed", "frozen", "stopped_by", "monitor_value",
-    "components", "reference", "step_size", "action",
+    "components", "reference", "step_size", "action", "noise",
 )
 
 Record = dict[str, Any]
