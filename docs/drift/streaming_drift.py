@@ -8,16 +8,22 @@ at each T (Adam 3e-3, batch 64, seed 0).  Each model is exported with
 calibrated on 100 training sequences, and run frame by frame on the 450 test sequences in LiteRT
 and TFLM by ``export.verify``: argmax agreement with the full-sequence Keras model.
 
-State error: at T = 1,000, both forms run in LiteRT (in this process, stepping by hand) on the
-first 50 test sequences; each step's dequantised states are compared with the float step model
-(the same equations in float32, which the streaming tests hold within 1e-5 of Keras).  The
-figure per step is the mean over sequences of the largest |error| over the units.
+State error (``states``): the LSTM(64) / GRU(64) trained at T = 40 (as above) is fed streams of
+25 test digits back to back (1,000 frames, 50 streams, never reset); both forms, calibrated on 20
+training streams made the same way (as long as the streams measured), are stepped by hand in
+LiteRT.  After every frame the dequantised states are compared with the float32 step model (the
+same equations as Keras; the streaming tests hold it within 1e-5 of Keras).  Per step: the largest
+|error| over the units, then its mean, median and maximum over the streams, and the mean over
+streams of the largest |float state| (for scale).  ``--digits 75 --streams 20``: 3,000-frame
+streams.
 
 Usage (from the repository root; writes docs/drift/):
-    python docs/drift/streaming_drift.py run LSTM     # one cell: table rows + state errors
+    python docs/drift/streaming_drift.py run LSTM     # one cell: table rows
     python docs/drift/streaming_drift.py run GRU
     python docs/drift/streaming_drift.py codegen LSTM # the int8 C of `tf-expander codegen` too
-    python docs/drift/streaming_drift.py collect      # drift_table.csv/.md, state_error.png
+    python docs/drift/streaming_drift.py states LSTM  # state_error_LSTM.csv (T = 1,000 streams)
+    python docs/drift/streaming_drift.py plot         # state_error.png and the summaries only
+    python docs/drift/streaming_drift.py collect      # drift_table.csv/.md, then plot
 
 ``codegen`` runs the same models through ``codegen.verify`` (host C, int8 weights with float
 activations and states, and ``integer_only=True``): the C that ``<name>_step()`` streams with.
@@ -45,7 +51,9 @@ from tf_expander_pruning.deployment.export.streaming import (
 
 OUT = Path(__file__).resolve().parent
 STEPS = (40, 100, 1000)
-ERROR_SEQUENCES = 50
+ERROR_STREAMS = 50
+ERROR_FRAMES = 40  # per digit: 25 digits make a 1,000-frame stream
+CALIBRATION_STREAMS = 20  # 1,000-frame training streams
 
 
 def resample(x: np.ndarray, steps: int) -> np.ndarray:
@@ -130,8 +138,6 @@ def run_cell(cell: str) -> None:
                 print(row, flush=True)
                 with open(OUT / "drift_rows.jsonl", "a") as handle:
                     handle.write(json.dumps(row) + "\n")
-        if steps == max(STEPS):
-            write_state_errors(cell, model, flatbuffers, xte[:ERROR_SEQUENCES])
         print(f"# {cell} T={steps}: {time.time() - start:.0f} s", flush=True)
 
 
@@ -156,16 +162,50 @@ def run_codegen(cell: str) -> None:
                 handle.write(json.dumps(row) + "\n")
 
 
-def write_state_errors(cell: str, model, flatbuffers: dict, x: np.ndarray) -> None:
-    reference = float_states(model, x)
+def digit_streams(x: np.ndarray, streams: int, digits: int = 25) -> np.ndarray:
+    """``(streams, digits * frames, features)``: random test digits back to back (seed 25)."""
+    picks = np.random.default_rng(25).integers(0, len(x), size=(streams, digits))
+    return x[picks].reshape(streams, digits * x.shape[1], x.shape[2])
+
+
+def state_errors(data: bytes, x: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``(T, states, samples)``: the largest |state - float state| over the units, per step."""
+    return np.abs(stepped_states(data, x) - reference).max(axis=3)
+
+
+def state_error_path(cell: str, digits: int = 25) -> Path:
+    """state_error_<cell>.csv for 1,000-frame streams, state_error_<cell>_T<frames>.csv else."""
+    suffix = "" if digits == 25 else f"_T{digits * ERROR_FRAMES}"
+    return OUT / f"state_error_{cell}{suffix}.csv"
+
+
+def run_states(cell: str, digits: int = 25, count: int = ERROR_STREAMS) -> None:
+    """state_error_<cell>.csv: both forms over ``count`` streams of ``digits`` digits."""
+    (x_train, y_train), (x_test, _) = (datasets.load("digits", "train"),
+                                       datasets.load("digits", "test"))
+    xtr = resample(x_train, ERROR_FRAMES)
+    model = trained(cell, xtr, y_train)
+    streams = digit_streams(resample(x_test, ERROR_FRAMES), count, digits)
+    calibration = digit_streams(xtr, CALIBRATION_STREAMS)  # as long as the streams measured
+    reference = float_states(model, streams)
     names = ["h", "c"] if cell == "LSTM" else ["h"]
-    with open(OUT / f"state_error_{cell}.csv", "w", newline="") as handle:
+    with open(state_error_path(cell, digits), "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["cell", "states", "t", *[f"{n}_error" for n in names]])
-        for states, data in flatbuffers.items():
-            error = np.abs(stepped_states(data, x) - reference).max(axis=3).mean(axis=2)
+        writer.writerow(["cell", "states", "t", *[f"{n}_{k}" for n in names
+                                                  for k in ("error_mean", "error_median",
+                                                            "error_max", "float_max")]])
+        for states in ACTIVATIONS:
+            data = streaming_tflite(export.strip(model), quantization="int8",
+                                    representative_data=calibration, batch_size=1,
+                                    isolate=True, activations=states)
+            error = state_errors(data, streams, reference)
+            size = np.abs(reference).max(axis=3).mean(axis=2)  # (T, states)
             for t in range(len(error)):
-                writer.writerow([cell, states, t + 1, *[f"{e:.6g}" for e in error[t]]])
+                values = [f"{v:.6g}" for i in range(len(names))
+                          for v in (error[t, i].mean(), np.median(error[t, i]),
+                                    error[t, i].max(), size[t, i])]
+                writer.writerow([cell, states, t + 1, *values])
+    print(f"wrote {state_error_path(cell, digits)}", flush=True)
 
 
 def collect() -> None:
@@ -199,6 +239,40 @@ def collect() -> None:
     plot()
 
 
+def state_error_summary(rows: list[dict]) -> dict:
+    """``{(states, column): [mean error over each quarter of the stream]}``: flat when bounded."""
+    summary = {}
+    for states in ACTIVATIONS:
+        mine = [r for r in rows if r["states"] == states]
+        for name in [k for k in mine[0] if k.endswith(("_error_mean", "_error_median"))]:
+            values = np.array([float(r[name]) for r in mine])
+            summary[(states, name)] = [part.mean() for part in np.array_split(values, 4)]
+    return summary
+
+
+def print_summary(path: Path) -> None:
+    rows = list(csv.DictReader(open(path)))
+    for (states, name), means in state_error_summary(rows).items():
+        quarters = ", ".join(f"{m:.3g}" for m in means)
+        print(f"{path.name} {states} {name} by quarter of the stream: {quarters}")
+
+
+def plot_cell(axis, cell: str) -> None:
+    rows = list(csv.DictReader(open(OUT / f"state_error_{cell}.csv")))
+    for states in ACTIVATIONS:
+        mine = [r for r in rows if r["states"] == states]
+        t = [int(r["t"]) for r in mine]
+        form = "int16 states, after" if states == "int16" else "all int8, before"
+        for name in [k for k in mine[0] if k.endswith("_error_mean")]:
+            axis.plot(t, [float(r[name]) for r in mine], label=f"{name[0]} ({form})",
+                      linestyle="-" if states == "int16" else "--", linewidth=0.8)
+    axis.set_yscale("log")
+    axis.set_xlabel("time step t (25 digits x 40 frames, never reset)")
+    axis.set_ylabel("max over units of |state - float state|\n(mean over 50 streams)")
+    axis.set_title(f"{cell}(64), int8 streaming step model in LiteRT")
+    axis.legend(fontsize=8)
+
+
 def plot() -> None:
     import matplotlib
 
@@ -210,35 +284,28 @@ def plot() -> None:
         return
     figure, axes = plt.subplots(1, len(cells), figsize=(6 * len(cells), 4), squeeze=False)
     for axis, cell in zip(axes[0], cells, strict=True):
-        rows = list(csv.DictReader(open(OUT / f"state_error_{cell}.csv")))
-        for states in ACTIVATIONS:
-            mine = [r for r in rows if r["states"] == states]
-            t = [int(r["t"]) for r in mine]
-            for name in [k for k in mine[0] if k.endswith("_error")]:
-                form = "int16 states, after" if states == "int16" else "int8, before"
-                label = f"{name[0]} ({form})"
-                axis.plot(t, [float(r[name]) for r in mine], label=label,
-                          linestyle="-" if states == "int16" else "--")
-        axis.set_yscale("log")
-        axis.set_xlabel("time step t")
-        axis.set_ylabel("mean over sequences of max |state - float state|")
-        axis.set_title(f"{cell}(64), digits resampled to T = 1,000, LiteRT")
-        axis.legend(fontsize=8)
+        plot_cell(axis, cell)
     figure.tight_layout()
     figure.savefig(OUT / "state_error.png", dpi=110)
+    for path in sorted(OUT.glob("state_error_*.csv")):
+        print_summary(path)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=("run", "codegen", "collect"))
+    parser.add_argument("what", choices=("run", "codegen", "states", "collect", "plot"))
     parser.add_argument("cell", nargs="?", choices=("LSTM", "GRU"))
+    parser.add_argument("--digits", type=int, default=25, help="states: digits per stream")
+    parser.add_argument("--streams", type=int, default=ERROR_STREAMS, help="states: streams")
     args = parser.parse_args()
-    if args.what == "collect":
-        collect()
+    if args.what in ("collect", "plot"):
+        collect() if args.what == "collect" else plot()
     elif args.cell is None:
         parser.error("`run` needs a cell: LSTM or GRU")
     elif args.what == "codegen":
         run_codegen(args.cell)
+    elif args.what == "states":
+        run_states(args.cell, args.digits, args.streams)
     else:
         run_cell(args.cell)
 
