@@ -15,6 +15,7 @@ import pytest
 from tf_expander_pruning.keras_compat import keras
 
 from tf_expander_pruning import export
+from tf_expander_pruning.deployment.export.state_error import float_states, state_errors
 from tf_expander_pruning.deployment.export.state_scales import share_state_scales
 from tf_expander_pruning.deployment.export.streaming import stream_plan, streaming_tflite
 
@@ -129,6 +130,23 @@ def test_the_all_int8_graph_drifts_on_the_same_stream(zoo):
           f"(max diff {after.max_abs_diff:.3f})")
     assert after.max_abs_diff < before.max_abs_diff
     assert after.argmax_agreement >= before.argmax_agreement
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_int16_state_error_is_bounded_over_the_stream(zoo, cell):
+    """Per frame, the largest |state - float state| over the units (median over 10 streams of
+    1,000 frames, stepped in LiteRT): no growth from the second quarter of the stream to the
+    last, and several times below the all-int8 graph's on the same streams."""
+    x = zoo.streams[:10]
+    reference = float_states(zoo.model(cell), x)
+    after = np.median(state_errors(zoo.tflite(cell), x, reference), axis=2)  # (T, states)
+    before = np.median(state_errors(zoo.tflite(cell, "int8"), x, reference), axis=2)
+    quarters = [part.mean(axis=0) for part in np.array_split(after, 4)]
+    print(f"\nSTATE ERROR {cell} int16 by quarter {np.round(quarters, 4).tolist()}, int8 "
+          f"{np.round([p.mean(axis=0) for p in np.array_split(before, 4)], 4).tolist()}")
+    assert np.all(quarters[3] <= 1.5 * quarters[1]), quarters
+    assert np.all(after[250:].mean(axis=0) * 3 < before[250:].mean(axis=0))
 
 
 @pytest.mark.slow

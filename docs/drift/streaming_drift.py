@@ -38,16 +38,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from tf_expander_pruning.keras_compat import keras, tf
+from tf_expander_pruning.keras_compat import keras
 
 # isort: split
 from tf_expander_pruning import datasets, export
-from tf_expander_pruning.deployment.export.step_plan import step_plan
-from tf_expander_pruning.deployment.export.streaming import (
-    ACTIVATIONS,
-    step_function,
-    streaming_tflite,
-)
+from tf_expander_pruning.deployment.export.state_error import float_states, state_errors
+from tf_expander_pruning.deployment.export.streaming import ACTIVATIONS, streaming_tflite
 
 OUT = Path(__file__).resolve().parent
 STEPS = (40, 100, 1000)
@@ -71,49 +67,6 @@ def trained(cell: str, x: np.ndarray, y: np.ndarray):
     model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
     model.fit(x, y, epochs=8, batch_size=64, verbose=0)
     return model
-
-
-def float_states(model, x: np.ndarray) -> np.ndarray:
-    """``(T, states, samples, units)``: the float32 step model's states after every frame."""
-    plan = step_plan(export.strip(model), "streaming")
-    sizes = [size for cell in plan.cells for size in cell.state_sizes]
-    function = step_function(model, plan, len(x))
-    states = [tf.zeros((len(x), size)) for size in sizes]
-    out = []
-    for t in range(x.shape[1]):
-        result = function(tf.constant(x[:, t]), *states)
-        states = [result[f"new_state_{i}"] for i in range(len(sizes))]
-        out.append(np.stack([np.asarray(s) for s in states]))
-    return np.stack(out)
-
-
-def stepped_states(data: bytes, x: np.ndarray) -> np.ndarray:
-    """``(T, states, samples, units)``: the flatbuffer's dequantised states, stepped in LiteRT."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    runner = Interpreter(model_content=data).get_signature_runner()
-    ins, outs = runner.get_input_details(), runner.get_output_details()
-    count = len(ins) - 1
-
-    def quantise(value, detail):
-        scale, zero = detail["quantization"]
-        limits = np.iinfo(detail["dtype"])
-        return np.clip(np.round(value / scale) + zero, limits.min, limits.max) \
-            .astype(detail["dtype"])
-
-    def real(value, detail):
-        scale, zero = detail["quantization"]
-        return (value.astype(np.float64) - zero) * scale
-
-    result = np.zeros((x.shape[1], count, len(x), ins["state_0"]["shape"][1]))
-    for n in range(len(x)):
-        states = [np.zeros(ins[f"state_{i}"]["shape"], np.float64) for i in range(count)]
-        for t in range(x.shape[1]):
-            feed = {f"state_{i}": quantise(states[i], ins[f"state_{i}"]) for i in range(count)}
-            out = runner(x_t=quantise(x[n:n + 1, t], ins["x_t"]), **feed)
-            states = [real(out[f"new_state_{i}"], outs[f"new_state_{i}"]) for i in range(count)]
-            result[t, :, n] = np.stack(states)[:, 0]
-    return result
 
 
 def run_cell(cell: str) -> None:
@@ -166,11 +119,6 @@ def digit_streams(x: np.ndarray, streams: int, digits: int = 25) -> np.ndarray:
     """``(streams, digits * frames, features)``: random test digits back to back (seed 25)."""
     picks = np.random.default_rng(25).integers(0, len(x), size=(streams, digits))
     return x[picks].reshape(streams, digits * x.shape[1], x.shape[2])
-
-
-def state_errors(data: bytes, x: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """``(T, states, samples)``: the largest |state - float state| over the units, per step."""
-    return np.abs(stepped_states(data, x) - reference).max(axis=3)
 
 
 def state_error_path(cell: str, digits: int = 25) -> Path:
