@@ -241,3 +241,25 @@ def test_summary_prints_like_model_summary(capsys):
     assert capsys.readouterr().out == ""
     with pytest.raises(TypeError, match="print_fn"):
         constraint.summary(print_fn=3)
+
+
+@pytest.mark.slow
+def test_digits_default_stop_prunes_past_70_percent_within_one_point():
+    """Issue 22: ``make demo``'s job (LSTM(64) on digits, the default RamanujanConstraint) ends
+    at >= 70 % layer sparsity within 1 point of the dense test accuracy."""
+    from tf_expander_pruning import datasets, strip_pruning
+    from tf_expander_pruning.research import demo
+    from tf_expander_pruning.research.classifier import accuracy
+
+    x, y = datasets.load("digits", "train")
+    x_test, y_test = datasets.load("digits", "test")
+    dense = demo.train_dense(x, y, units=64, epochs=40, progress=False)
+    dense_accuracy = accuracy(dense, x_test, y_test)
+    pruned, constraint = demo.prune_while_ramanujan(dense, x, y, epochs=40, progress=False)
+    masks = [entry.mask.numpy() for entry in pruned_weights(pruned)]
+    layer_sparsity = sum(float((m == 0).sum()) for m in masks) / sum(m.size for m in masks)
+    final = accuracy(strip_pruning(pruned), x_test, y_test)
+    assert layer_sparsity >= 0.70, constraint.messages
+    assert final >= dense_accuracy - 0.01, (final, dense_accuracy)
+    # the search really searched: every matrix had tries, and some were rolled back
+    assert all(row["tries"] > 3 for row in constraint.results())
