@@ -40,7 +40,7 @@ def host_line(model, x, sparsity: float, repeats: int) -> str:
     for quantization in ("int8", "float32"):
         times = {}
         for fmt in ("auto", "dense"):
-            compiled = codegen.compile_model(
+            compiled = codegen.compile_c(
                 codegen.to_c(model, quantization=quantization, sparse_format=fmt))
             try:
                 times[fmt] = compiled.seconds_per_sequence(x, repeats=repeats)

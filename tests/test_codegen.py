@@ -174,7 +174,7 @@ def test_executable_links_against_header(tmp_path, inputs):
 @pytest.mark.slow
 def test_variable_length_and_bidirectional_max_steps():
     model = random_model([keras.layers.GRU(6), keras.layers.Dense(3)], timesteps=None)
-    compiled = codegen.compile_model(codegen.to_c(model, quantization="float32"))
+    compiled = codegen.compile_c(codegen.to_c(model, quantization="float32"))
     try:
         for steps in (1, 4, 11):
             x = np.random.default_rng(steps).normal(size=(3, steps, F)).astype(np.float32)
@@ -188,7 +188,7 @@ def test_variable_length_and_bidirectional_max_steps():
         codegen.to_c(bi, quantization="float32")
     c_model = codegen.to_c(bi, quantization="float32", max_steps=9)
     assert c_model.max_steps == 9
-    compiled = codegen.compile_model(c_model)
+    compiled = codegen.compile_c(c_model)
     try:
         x = np.random.default_rng(0).normal(size=(2, 7, F)).astype(np.float32)
         np.testing.assert_allclose(compiled.predict(x), bi.predict(x, verbose=0), atol=1e-4)

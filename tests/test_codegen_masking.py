@@ -74,7 +74,7 @@ def test_masking_with_a_nonzero_value_in_int8_and_integer_only():
 def test_streaming_keeps_the_state_on_a_masked_frame():
     model = _masked_model(MASKED["lstm"]())
     x = _padded()[:4]  # post-padded: the last three frames are masked
-    compiled = codegen.compile_model(codegen.to_c(model, quantization="float32"))
+    compiled = codegen.compile_c(codegen.to_c(model, quantization="float32"))
     try:
         streamed = compiled.stream(x)
     finally:

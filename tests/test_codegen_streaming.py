@@ -32,7 +32,7 @@ def test_stepping_t_frames_equals_predict(case, mode, frames):
     suffix = "_q" if mode == "integer" else ""
     assert f"void s_{case}_reset(void);" in c_model.header
     assert f"void s_{case}_step{suffix}(" in c_model.header
-    compiled = codegen.compile_model(c_model)
+    compiled = codegen.compile_c(c_model)
     try:
         streamed = compiled.stream(frames)
         # After frame t the step output is the model's output on the first t + 1 frames: the
@@ -49,7 +49,7 @@ def test_stepping_t_frames_equals_predict(case, mode, frames):
 
 def test_reset_starts_a_new_stream(frames):
     model = random_model(CASES["lstm"]())
-    compiled = codegen.compile_model(codegen.to_c(model, quantization="float32"))
+    compiled = codegen.compile_c(codegen.to_c(model, quantization="float32"))
     try:
         once = compiled.stream(frames[:1])
         again = compiled.stream(frames[:1])  # run_stream resets before each sequence
@@ -63,7 +63,7 @@ def test_bidirectional_models_do_not_stream(frames):
     c_model = codegen.to_c(model, quantization="float32", name="bi")
     assert not c_model.streaming
     assert "bi_step" not in c_model.header and "void bi_reset(void);" in c_model.header
-    compiled = codegen.compile_model(c_model)
+    compiled = codegen.compile_c(c_model)
     try:
         with pytest.raises(ValueError, match="Bidirectional"):
             compiled.stream(frames)

@@ -61,7 +61,7 @@ def zoo(digits):
 @pytest.mark.parametrize("kind", KINDS)
 def test_fp32_matches_keras(zoo, kind, runtime):
     data = zoo.tflite(kind, None)
-    assert export.quantization_of(data) == "fp32"
+    assert export.quantization_of(data) == "float32"
     report = export.verify(data, zoo.model(kind), zoo.x_test[:100], runtime=runtime,
                            labels=zoo.y_test[:100])
     print(f"\nMATRIX {kind} fp32 {report} bytes={len(data)}")
@@ -372,7 +372,7 @@ def test_pruned_model_exports_and_size_report_is_honest(digits):
     report = export.verify(data, pruned, x_train[:32], runtime="litert")
     assert report.max_abs_diff <= 1e-5
     sizes = export.size_report(pruned, representative_data=x_train[:100],
-                               quantizations=(None, "dynamic"), measure_arena=False)
+                               quantizations=("float32", "dynamic"), measure_arena=False)
     fp32, dynamic = sizes.rows
     assert fp32["flatbuffer_bytes"] == len(data)  # the size printed is the real file size
     assert fp32["gzip_bytes"] < fp32["flatbuffer_bytes"]  # zeros compress; the file keeps them
@@ -386,8 +386,8 @@ def test_pruned_model_exports_and_size_report_is_honest(digits):
 def test_deployment_table_rows(zoo):
     table = export.deployment_table(zoo.model("gru"), zoo.x_test[:60], zoo.y_test[:60],
                                     representative_data=zoo.x_train,
-                                    quantizations=(None, "dynamic"))
-    assert [row["quantization"] for row in table.rows] == ["fp32", "dynamic"]
+                                    quantizations=("float32", "dynamic"))
+    assert [row["quantization"] for row in table.rows] == ["float32", "dynamic"]
     fp32, dynamic = table.rows
     assert fp32["tflm_accuracy"] == fp32["litert_accuracy"] == fp32["keras_accuracy"]
     assert dynamic["stored_as"] == "dynamic"
@@ -443,5 +443,5 @@ def test_cli_export_tfmot_pruned_savedmodel(tmp_path, capsys, digits):
     assert cli.main(["export", str(saved), "--out", str(out), "--representative-data", "digits",
                      "--verify", "litert", "--verify-samples", "50", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["stored_as"] == "fp32" and out.stat().st_size == printed["flatbuffer_bytes"]
+    assert printed["stored_as"] == "float32" and out.stat().st_size == printed["flatbuffer_bytes"]
     assert printed["verify"][0]["max_abs_diff"] <= 1e-5

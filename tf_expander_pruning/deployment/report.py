@@ -24,8 +24,10 @@ class VerifyReport:
     Attributes:
         target: where it ran: ``"litert"``, ``"tflm"``, ``"tflm-cortex-m4"`` (TFLite), or
             ``"host"``, ``"cortex-m4"``, ``"cortex-m0"`` (generated C).
-        quantization: as the exporter names it: ``"fp32"``, ``"dynamic"``, ``"float16"``,
-            ``"weights-int8"``, ``"int8"`` (TFLite) or ``"float32"``, ``"int8"`` (C).
+        quantization: in the vocabulary of :mod:`tf_expander_pruning.core.quantization`:
+            how the flatbuffer stores it, ``"float32"``, ``"dynamic"``, ``"float16"``,
+            ``"weights-int8"``, ``"int8"`` (TFLite), or ``"float32"``, ``"int8"``,
+            ``"int8-integer"`` (C).
         samples: number of input sequences compared.
         max_abs_diff: largest ``|deployed - keras|`` over all outputs (dequantised).
         argmax_agreement: fraction of samples whose predicted class matches Keras.

@@ -19,6 +19,9 @@ import json
 import os
 import sys
 
+from tf_expander_pruning.cli.commands._quantization import add_quantization_option
+from tf_expander_pruning.core.quantization import C_QUANTIZATIONS
+
 HELP = "Generate dependency-free sparse C99 inference code (int8 or float32) for a model."
 
 
@@ -26,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the ``codegen`` options on ``parser``."""
     parser.add_argument("model", help="a .keras / .h5 file or a SavedModel directory (tf_keras)")
     parser.add_argument("--out", required=True, help="directory for NAME.h and NAME.c")
-    parser.add_argument("--quantization", default="int8", choices=("int8", "float32"))
+    add_quantization_option(parser, C_QUANTIZATIONS, "int8",
+                            "int8-integer is int8 without any floating point (--integer-only)")
     parser.add_argument("--name", default="model", help="C identifier prefix (default: model)")
     parser.add_argument("--format", default="auto",
                         choices=("auto", "dense", "csr", "bcsr", "bitmap"),
@@ -42,7 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --verify: exit 1 if the argmax agreement is below this (0-1)")
     parser.add_argument("--json", action="store_true", help="print the verify report as JSON")
     parser.add_argument("--integer-only", action="store_true",
-                        help="no floating point in the C (cores without an FPU); needs int8")
+                        help="no floating point in the C (cores without an FPU): the same as "
+                        "--quantization int8-integer")
     parser.add_argument("--input-scale", type=float, default=None,
                         help="with --integer-only: real value of one int8 input step (default: "
                         "max|x| / 127 over the --dataset train split)")
@@ -76,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
             f"and {args.name}.c. Pass a folder (e.g. --out {os.path.dirname(args.out) or '.'}) "
             "or remove the file."
         )
+    if args.quantization == "int8-integer":
+        args.integer_only = True
     model = load_model(args.model)
     c_model = codegen.to_c(
         model,

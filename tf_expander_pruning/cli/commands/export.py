@@ -21,18 +21,20 @@ import os
 import sys
 from pathlib import Path
 
-HELP = "Convert a model to TFLite (fp32/dynamic/float16/int8), write a C array, verify in TFLM."
+from tf_expander_pruning.cli.commands._quantization import add_quantization_option
+from tf_expander_pruning.core.quantization import TFLITE_QUANTIZATIONS
 
-_QUANTIZATIONS = ("fp32", "dynamic", "float16", "int8")
+HELP = ("Convert a model to TFLite (float32/dynamic/float16/int8), write a C array, verify in "
+        "TFLM.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the ``export`` options on ``parser``."""
     parser.add_argument("model", metavar="MODEL",
                         help="a tf_keras model saved as .keras, .h5 or a SavedModel directory")
-    parser.add_argument("--quantization", default="fp32", choices=_QUANTIZATIONS,
-                        help="fp32 (default); dynamic and float16 run in LiteRT only; int8 is "
-                        "full-integer for TFLM and needs --representative-data")
+    add_quantization_option(parser, TFLITE_QUANTIZATIONS, "float32",
+                            "dynamic and float16 run in LiteRT only; int8 is full-integer for "
+                            "TFLM and needs --representative-data")
     parser.add_argument("--representative-data", default=None, metavar="DATASET|FILE.npy",
                         help="data set name (e.g. digits: train split calibrates, test split "
                         "verifies) or a .npy array of inputs")
@@ -103,9 +105,8 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     calibration, x_verify, y_verify = _data(args.representative_data, verify=bool(args.verify))
     out = Path(args.out) if args.out else Path(args.model.rstrip("/")).with_suffix(".tflite")
-    quantization = None if args.quantization == "fp32" else args.quantization
     try:
-        data = export.to_tflite(model, quantization=quantization,
+        data = export.to_tflite(model, quantization=args.quantization,
                                 representative_data=calibration, batch_size=args.batch_size,
                                 streaming=args.streaming)
     except export.ExportError as error:

@@ -12,14 +12,14 @@ Numerics (see docs/codegen.md):
 * ``quantization="int8"``: int8 weights with one scale per output row; each vector is quantised
   to int8 (max-abs / 127) at every product, int32 accumulation, float rescale; gates, cell state
   and activations in float (MCUs with an FPU).
-* ``quantization="int8", integer_only=True``: no floating-point operation at all (Cortex-M0):
-  Q16 fixed-point values, int16 vectors with a power-of-two shift at every product, int32
-  multipliers and shifts for the rescale, table-based tanh/sigmoid/exp.
+* ``quantization="int8-integer"`` (or ``"int8", integer_only=True``): no floating-point
+  operation at all (Cortex-M0): Q16 fixed-point values, int16 vectors with a power-of-two shift
+  at every product, int32 multipliers and shifts for the rescale, table-based tanh/sigmoid/exp.
 
 The package: :mod:`.packing` (storage formats), :mod:`.spec` (model walk), :mod:`.plan` (the
 buffer plan), :mod:`.cell_code` (one emitter per cell kind), :mod:`.program` (predict, reset,
 step, Dense head), :mod:`.kernels`, :mod:`.activations`, :mod:`.assemble`, :mod:`.cmodel`
-(:func:`to_c`), :mod:`.host` (compile and call), :mod:`.verify`.
+(:func:`to_c`), :mod:`.host` (:func:`compile_c` and call), :mod:`.verify`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from tf_expander_pruning.deployment.codegen.activations import (
     integer_activation_c,
 )
 from tf_expander_pruning.deployment.codegen.cmodel import CModel, to_c
-from tf_expander_pruning.deployment.codegen.host import CompiledModel, compile_model
+from tf_expander_pruning.deployment.codegen.host import CompiledModel, compile_c, compile_model
 from tf_expander_pruning.deployment.codegen.packing import PackedMatrix, pack_matrix
 from tf_expander_pruning.deployment.codegen.spec import SUPPORTED_LAYERS
 from tf_expander_pruning.deployment.codegen.verify import TARGETS, run_c_model, verify
@@ -45,7 +45,8 @@ from tf_expander_pruning.deployment.report import VerifyReport
 __all__ = [
     "to_c",
     "verify",
-    "compile_model",
+    "compile_c",
+    "compile_model",  # deprecated name of compile_c
     "run_c_model",
     "pack_matrix",
     "CModel",

@@ -10,12 +10,13 @@ import numpy as np
 
 from tf_expander_pruning.core import keras_compat
 from tf_expander_pruning.core.formatting import MISSING
+from tf_expander_pruning.core.quantization import C_QUANTIZATIONS, normalize_quantization
 from tf_expander_pruning.core.validation import check_choice, check_flag, check_int, check_real
 from tf_expander_pruning.deployment.codegen.assemble import generate
-from tf_expander_pruning.deployment.codegen.packing import FORMATS, QUANTIZATIONS, PackedMatrix
+from tf_expander_pruning.deployment.codegen.packing import FORMATS, PackedMatrix
 from tf_expander_pruning.deployment.codegen.spec import parse_model, strip_wrappers
 
-__all__ = ["CModel", "to_c"]
+__all__ = ["CModel", "to_c", "c_quantization"]
 
 
 @dataclass
@@ -105,14 +106,25 @@ class CModel:
         return self.summary()
 
 
+def c_quantization(quantization, integer_only) -> tuple[str, bool]:
+    """``(weight quantization, integer_only)`` from ``to_c``'s two arguments.
+
+    ``quantization`` is one of :data:`~tf_expander_pruning.core.quantization.C_QUANTIZATIONS`
+    (old spellings warn); ``"int8-integer"`` is ``"int8"`` with ``integer_only=True``.
+    """
+    check_flag(integer_only, "integer_only")
+    quantization = normalize_quantization(quantization, "quantization", C_QUANTIZATIONS)
+    if quantization == "int8-integer":
+        return "int8", True
+    return quantization, bool(integer_only)
+
+
 def _check_arguments(quantization, name, sparse_format, max_steps, integer_only,
                      input_scale) -> None:
-    check_choice(quantization, "quantization", QUANTIZATIONS)
     if not isinstance(name, str) or not name.isidentifier() or not name.isascii():
         raise ValueError(f"`name` must be a C identifier, got {name!r}.")
     check_choice(sparse_format, "sparse_format", FORMATS)
     check_int(max_steps, "max_steps", minimum=1, allow_none=True)
-    check_flag(integer_only, "integer_only")
     check_real(input_scale, "input_scale", minimum=0.0, open_interval=True, allow_none=True)
     if integer_only and quantization != "int8":
         raise ValueError("integer_only=True needs quantization='int8' (float32 weights need "
@@ -139,7 +151,9 @@ def to_c(
         model: a tf_keras model: a linear chain of an optional ``Masking`` layer,
             SimpleRNN/LSTM/GRU/Bidirectional layers (all but the last with
             ``return_sequences=True``) and Dense layers.  Pruning wrappers are stripped first.
-        quantization: ``"int8"`` (per-row weight scales, int32 accumulation) or ``"float32"``.
+        quantization: ``"int8"`` (per-row weight scales, int32 accumulation), ``"float32"``, or
+            ``"int8-integer"`` (the same as ``"int8"`` with ``integer_only=True``).  The old
+            spellings ``None`` and ``"fp32"`` mean ``"float32"`` (with a DeprecationWarning).
         name: C identifier prefix; files are ``NAME.h``/``NAME.c``; entry points
             ``NAME_predict``, ``NAME_reset`` and (without Bidirectional) ``NAME_step``.
         sparse_format: ``"auto"`` (smallest per matrix) or force ``"dense"``, ``"csr"``,
@@ -148,7 +162,8 @@ def to_c(
             layers; defaults to the model's fixed time dimension.
         integer_only: no floating-point operation in the C (for cores without an FPU):
             Q16 fixed-point activations, integer requantisation, int8 inputs and Q16 outputs
-            (``NAME_predict_q``/``NAME_step_q``).  Needs ``quantization="int8"``.
+            (``NAME_predict_q``/``NAME_step_q``).  Needs ``quantization="int8"``; the
+            report names it ``"int8-integer"``.
         input_scale: with ``integer_only``: the real value of one int8 input step.
 
     Returns:
@@ -159,6 +174,7 @@ def to_c(
         TypeError: not a tf_keras model, or an argument of the wrong type.
     """
     keras_compat.check_model(model)
+    quantization, integer_only = c_quantization(quantization, integer_only)
     _check_arguments(quantization, name, sparse_format, max_steps, integer_only, input_scale)
     spec = parse_model(strip_wrappers(model), quantization, sparse_format)
     gen = generate(spec, name=name, quantization=quantization, integer_only=integer_only,

@@ -8,13 +8,14 @@ import shutil
 import subprocess
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from tf_expander_pruning.deployment.codegen.cmodel import CModel
 
-__all__ = ["CompiledModel", "compile_model", "harness_source"]
+__all__ = ["CompiledModel", "compile_c", "compile_model", "harness_source"]
 
 _HARNESS = """#include "{name}.h"
 /* Test/benchmark harness: runs a batch (optionally several times) in one call. */
@@ -156,7 +157,15 @@ class CompiledModel:
             self._tmp = None
 
 
-def compile_model(c_model: CModel, directory: str | os.PathLike | None = None,
-                  flags: tuple[str, ...] = ("-O2",)) -> CompiledModel:
+def compile_c(c_model: CModel, directory: str | os.PathLike | None = None,
+              flags: tuple[str, ...] = ("-O2",)) -> CompiledModel:
     """Compile ``c_model`` with the system C compiler (``$CC`` or ``cc``) into a shared library."""
     return CompiledModel(c_model, directory, flags)
+
+
+def compile_model(c_model: CModel, directory: str | os.PathLike | None = None,
+                  flags: tuple[str, ...] = ("-O2",)) -> CompiledModel:
+    """Deprecated name of :func:`compile_c` (``compile_model`` reads as a Keras compile)."""
+    warnings.warn("`codegen.compile_model` is deprecated; use `codegen.compile_c` (the same "
+                  "function).", DeprecationWarning, stacklevel=2)
+    return compile_c(c_model, directory, flags)

@@ -11,13 +11,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tf_expander_pruning.core.quantization import normalize_quantization
 from tf_expander_pruning.core.validation import check_choice
 
 __all__ = ["PackedMatrix", "pack_matrix", "index_dtype", "quantize_multiplier", "C_TYPES",
-           "BLOCK", "FORMATS", "QUANTIZATIONS"]
+           "BLOCK", "FORMATS", "WEIGHT_QUANTIZATIONS"]
 
 FORMATS = ("auto", "dense", "csr", "bcsr", "bitmap")
-QUANTIZATIONS = ("int8", "float32")
+#: How one matrix stores its weights (integer-only C stores int8 weights too).
+WEIGHT_QUANTIZATIONS = ("float32", "int8")
 BLOCK = 4  # blocked CSR: 1 x 4 blocks of consecutive input columns
 #: ``auto`` takes ``bitmap`` only at this density or above: it decodes more slowly per nonzero
 #: than CSR, and below this density CSR is nearly as small.
@@ -179,7 +181,7 @@ def pack_matrix(
     For int8 each row r gets ``scale[r] = max|M[r]| / 127`` and ``q = round(M / scale[r])``;
     weights that round to 0 are dropped from the sparse formats (they contribute nothing).
     """
-    check_choice(quantization, "quantization", QUANTIZATIONS)
+    quantization = normalize_quantization(quantization, "quantization", WEIGHT_QUANTIZATIONS)
     check_choice(sparse_format, "sparse_format", FORMATS)
     m = np.asarray(matrix, dtype=np.float32)
     rows, cols = m.shape

@@ -11,8 +11,8 @@ import numpy as np
 from tf_expander_pruning.core import keras_compat
 from tf_expander_pruning.core.validation import check_choice
 from tf_expander_pruning.deployment.codegen.assemble import input_scale_from
-from tf_expander_pruning.deployment.codegen.cmodel import CModel, to_c
-from tf_expander_pruning.deployment.codegen.host import compile_model
+from tf_expander_pruning.deployment.codegen.cmodel import CModel, c_quantization, to_c
+from tf_expander_pruning.deployment.codegen.host import compile_c
 from tf_expander_pruning.deployment.codegen.spec import strip_wrappers
 from tf_expander_pruning.deployment.report import VerifyReport, compare_outputs
 
@@ -30,7 +30,7 @@ def run_c_model(c_model: CModel, inputs: np.ndarray, target: str = "host") -> tu
     """
     check_choice(target, "target", TARGETS)
     if target == "host":
-        compiled = compile_model(c_model)
+        compiled = compile_c(c_model)
         try:
             return compiled.predict(inputs).astype(np.float64), {}
         finally:
@@ -56,7 +56,8 @@ def verify(
 
     ``target``: ``"host"`` (system compiler, default), ``"cortex-m4"`` or ``"cortex-m0"``
     (bare-metal image in QEMU: adds ``flash_bytes``/``ram_bytes`` of the linked model code and
-    data, ``code_bytes`` and ``instructions_per_inference``).  ``integer_only``: generate
+    data, ``code_bytes`` and ``instructions_per_inference``).  ``quantization`` as in
+    :func:`~.cmodel.to_c`; ``integer_only`` (or ``quantization="int8-integer"``): generate
     integer-only C with ``input_scale = max|inputs| / 127``.
 
     Returns a :class:`~tf_expander_pruning.deployment.report.VerifyReport`: ``max_abs_diff``
@@ -66,6 +67,7 @@ def verify(
     """
     keras_compat.check_model(model)
     check_choice(target, "target", TARGETS)
+    quantization, integer_only = c_quantization(quantization, integer_only)
     stripped = strip_wrappers(model)
     x = np.asarray(inputs, dtype=np.float32)
     if c_model is None:

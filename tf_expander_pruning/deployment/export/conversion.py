@@ -79,17 +79,17 @@ def _int8_hint(model) -> str:
             "Full-int8 calibration of the WHILE loop of " + ", ".join(loops) + " is a known "
             "TFLite converter crash. Fix: leave `unroll=None` (recurrent layers are rebuilt with "
             "unroll=True, same weights), or use streaming=True (SimpleRNN/LSTM/GRU) or "
-            "quantization=None/'dynamic'."
+            "quantization='float32' or 'dynamic'."
         )
     custom = [layer.name for layer in layer_forms.custom_cell_layers(model)]
     if custom:
         return (
             f"Layer(s) {', '.join(repr(name) for name in custom)} with a custom cell were "
             "unrolled for int8; if the converter still crashes on the cell's ops, use "
-            "quantization=None or 'dynamic' (streaming=True takes SimpleRNN, LSTM and GRU "
+            "quantization='float32' or 'dynamic' (streaming=True takes SimpleRNN, LSTM and GRU "
             "cells only)."
         )
-    return ("Try streaming=True (a one-step graph of plain ops) or quantization=None or "
+    return ("Try streaming=True (a one-step graph of plain ops) or quantization='float32' or "
             "'dynamic' to see whether the model converts at all.")
 
 
@@ -138,7 +138,7 @@ def _whole_sequence(model, quantization, representative_data, batch_size: int,
 def to_tflite(
     model,
     *,
-    quantization: str | None = None,
+    quantization: str = "float32",
     representative_data=None,
     batch_size: int = 1,
     unroll: bool | None = None,
@@ -155,11 +155,13 @@ def to_tflite(
 
     Args:
         model: a tf_keras model with one ``(batch, time, features)`` input.
-        quantization: ``None`` (fp32), ``"dynamic"`` (int8 weights, float activations: hybrid
-            kernels for GRU/SimpleRNN/Dense, LiteRT only; for fused LSTMs the legacy quantizer's
-            int8 weights + DEQUANTIZE, which TFLM runs too: see :func:`quantization_of`),
+        quantization: ``"float32"`` (default), ``"dynamic"`` (int8 weights, float activations:
+            hybrid kernels for GRU/SimpleRNN/Dense, LiteRT only; for fused LSTMs the legacy
+            quantizer's int8 weights + DEQUANTIZE, which TFLM runs too: see
+            :func:`quantization_of`),
             ``"float16"`` (fp16 weights; LiteRT only) or ``"int8"`` (full integer with int8
-            inputs/outputs, for TFLM; needs ``representative_data``).
+            inputs/outputs, for TFLM; needs ``representative_data``).  The old spellings
+            ``None`` and ``"fp32"`` mean ``"float32"`` (with a ``DeprecationWarning``).
         representative_data: calibration inputs ``(samples, T, F)`` (or an ``(x, y)`` pair).
         batch_size: the fixed batch dimension of the flatbuffer (1 for microcontrollers).
         unroll: rebuild loop layers (GRU, SimpleRNN, an LSTM that cannot fuse, a custom cell)
@@ -183,7 +185,7 @@ def to_tflite(
         ExportError: the converter failed with an error.
     """
     keras_compat.check_model(model)
-    check_quantization(quantization)
+    quantization = check_quantization(quantization)
     check_int(batch_size, "batch_size", minimum=1)
     check_flag(isolate, "isolate")
     _check_streaming(streaming)

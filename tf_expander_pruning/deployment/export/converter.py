@@ -1,4 +1,4 @@
-"""The TFLite converter calls: a traced function to fp32/dynamic/float16, a module to int8.
+"""The TFLite converter calls: a traced function to float32/dynamic/float16, a module to int8.
 
 Full-int8 conversion goes through a SavedModel and :mod:`.int8_child`, in a child process by
 default (one that lives on between conversions, :mod:`.converter_service`), because calibrating
@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tf_expander_pruning.core.keras_compat import tf
+from tf_expander_pruning.core.quantization import TFLITE_QUANTIZATIONS, normalize_quantization
 from tf_expander_pruning.deployment.export.converter_service import convert_int8_in_child
 from tf_expander_pruning.deployment.export.errors import ExportError
 from tf_expander_pruning.deployment.export.flatbuffer import quantization_of
@@ -21,15 +22,14 @@ from tf_expander_pruning.deployment.export.flatbuffer import quantization_of
 __all__ = ["QUANTIZATIONS", "check_quantization", "convert_concrete", "convert_int8_module",
            "convert_module", "serving_module"]
 
-QUANTIZATIONS = (None, "dynamic", "float16", "int8")
+#: What ``to_tflite`` takes (:mod:`tf_expander_pruning.core.quantization` is the vocabulary).
+QUANTIZATIONS = TFLITE_QUANTIZATIONS
 
 
-def check_quantization(quantization) -> None:
-    """ValueError naming ``quantization`` unless it is one of :data:`QUANTIZATIONS`."""
-    if quantization not in QUANTIZATIONS:
-        raise ValueError(
-            f"`quantization` must be one of {QUANTIZATIONS}, got {quantization!r}."
-        )
+def check_quantization(quantization, argument: str = "quantization") -> str:
+    """The canonical spelling of a TFLite ``quantization`` (old spellings warn); ValueError
+    naming ``argument`` unless it is one of :data:`QUANTIZATIONS`."""
+    return normalize_quantization(quantization, argument, QUANTIZATIONS)
 
 
 def serving_module(model, serve):
@@ -56,13 +56,13 @@ def _float_converter(concrete, trackable, quantization):
     return converter
 
 
-def convert_concrete(concrete, trackable, quantization: str | None) -> bytes:
-    """fp32 (``None``), ``"dynamic"`` or ``"float16"`` flatbuffer of a concrete function."""
+def convert_concrete(concrete, trackable, quantization: str) -> bytes:
+    """``"float32"``, ``"dynamic"`` or ``"float16"`` flatbuffer of a concrete function."""
     try:
         data = bytes(_float_converter(concrete, trackable, quantization).convert())
-        if quantization == "dynamic" and quantization_of(data) == "fp32":
+        if quantization == "dynamic" and quantization_of(data) == "float32":
             # The MLIR dynamic-range quantizer leaves the fused LSTM's weights in float
-            # (measured: same bytes as fp32).  The legacy quantizer stores them as int8
+            # (measured: same bytes as float32).  The legacy quantizer stores them as int8
             # with DEQUANTIZE ops, which really shrinks the file (and runs in TFLM).
             # A converter object converts once: build a fresh one.
             converter = _float_converter(concrete, trackable, quantization)
@@ -71,7 +71,7 @@ def convert_concrete(concrete, trackable, quantization: str | None) -> bytes:
         return data
     except Exception as error:  # the converter raises many types; say which step failed
         raise ExportError(
-            f"TFLite conversion ({quantization or 'fp32'}) failed: {error}"
+            f"TFLite conversion ({quantization}) failed: {error}"
         ) from error
 
 
@@ -83,7 +83,7 @@ def _save(module, folder: str) -> str:
     return saved
 
 
-def convert_module(module, quantization: str | None, representative=None, *, hint: str = "",
+def convert_module(module, quantization: str, representative=None, *, hint: str = "",
                    isolate: bool = True) -> bytes:
     """Any quantisation of ``module.serve`` through a SavedModel (keeps the signature names).
 
@@ -102,7 +102,7 @@ def convert_module(module, quantization: str | None, representative=None, *, hin
             return bytes(converter.convert())
         except Exception as error:  # the converter raises many types; say which step failed
             raise ExportError(
-                f"TFLite conversion ({quantization or 'fp32'}) failed: {error}"
+                f"TFLite conversion ({quantization}) failed: {error}"
             ) from error
 
 

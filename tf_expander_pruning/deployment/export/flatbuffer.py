@@ -178,7 +178,7 @@ def quantization_of(tflite_bytes: bytes) -> str:
     * ``"weights-int8"``: int8 weights whose only consumers are ``DEQUANTIZE`` ops, so all
       compute is float.  This is what the legacy dynamic-range quantizer makes of a fused LSTM;
       it runs in TFLM (the dequantised weights then live in the arena).
-    * ``"fp32"``: no quantised tensors.
+    * ``"float32"``: no quantised tensors (called ``"fp32"`` before issue 23).
     """
     data = check_bytes(tflite_bytes)
     fb = _schema()
@@ -207,4 +207,4 @@ def quantization_of(tflite_bytes: bytes) -> str:
         return "dynamic"
     if int8_weights:
         return "weights-int8"
-    return "fp32"
+    return "float32"

@@ -11,8 +11,9 @@ import numpy as np
 
 from tf_expander_pruning.core import keras_compat
 from tf_expander_pruning.core.formatting import MISSING
+from tf_expander_pruning.core.quantization import normalize_quantizations
 from tf_expander_pruning.deployment.export.conversion import to_tflite
-from tf_expander_pruning.deployment.export.converter import check_quantization
+from tf_expander_pruning.deployment.export.converter import QUANTIZATIONS
 from tf_expander_pruning.deployment.export.errors import UnsupportedError
 from tf_expander_pruning.deployment.export.flatbuffer import quantization_of, tensor_info
 from tf_expander_pruning.deployment.export.preparation import strip
@@ -86,7 +87,7 @@ def size_report(
     model,
     *,
     representative_data=None,
-    quantizations: Sequence[str | None] = (None, "dynamic", "int8"),
+    quantizations: Sequence[str] = ("float32", "dynamic", "int8"),
     batch_size: int = 1,
     measure_arena: bool = True,
 ) -> SizeReport:
@@ -97,27 +98,25 @@ def size_report(
     could save with compression, and :func:`compact` what removing dead units saves.
     """
     keras_compat.check_model(model)
-    for quantization in quantizations:
-        check_quantization(quantization)
+    quantizations = normalize_quantizations(quantizations, choices=QUANTIZATIONS)
     counts = parameter_counts(model)
     rows = []
     for quantization in quantizations:
-        name = quantization or "fp32"
         if quantization == "int8" and representative_data is None:
-            rows.append({"quantization": name, "flatbuffer_bytes": None, "gzip_bytes": None,
+            rows.append({"quantization": quantization, "flatbuffer_bytes": None, "gzip_bytes": None,
                          "tflm_arena_bytes": None, "note": "skipped: needs representative_data"})
             continue
         data = to_tflite(model, quantization=quantization,
                          representative_data=representative_data, batch_size=batch_size)
         kind = quantization_of(data)
         arena, note = None, _tflm_note(kind)
-        if quantization == "dynamic" and kind == "fp32":
-            note = "no weight tensor large enough to quantise: same as fp32"
-        if measure_arena and kind in ("fp32", "int8", "weights-int8"):
+        if quantization == "dynamic" and kind == "float32":
+            note = "no weight tensor large enough to quantise: same as float32"
+        if measure_arena and kind in ("float32", "int8", "weights-int8"):
             info = tensor_info(data, "input")
             sample = np.zeros(info["shape"], dtype=info["dtype"])
             arena = measure_tflm_arena(data, sample)
-        rows.append({"quantization": name, "flatbuffer_bytes": len(data),
+        rows.append({"quantization": quantization, "flatbuffer_bytes": len(data),
                      "gzip_bytes": gzip_size(data), "tflm_arena_bytes": arena, "note": note})
     return SizeReport(counts["total"], counts["nonzero"], rows)
 
@@ -147,7 +146,7 @@ def deployment_table(
     *,
     representative_data,
     dense_model=None,
-    quantizations: Sequence[str | None] = (None, "dynamic", "int8"),
+    quantizations: Sequence[str] = ("float32", "dynamic", "int8"),
     runtimes: Sequence[str] = RUNTIMES,
 ) -> DeploymentTable:
     """Convert, run and measure ``model`` (and ``dense_model`` if given) for the README/demo.
@@ -158,6 +157,7 @@ def deployment_table(
     (e.g. the training split).  Returns rows (dicts) and a Markdown table (``.text``).
     """
     keras_compat.check_model(model)
+    quantizations = normalize_quantizations(quantizations, choices=QUANTIZATIONS)
     if dense_model is not None:
         keras_compat.check_model(dense_model, "dense_model")
     for runtime in runtimes:
@@ -177,7 +177,7 @@ def deployment_table(
             stored_as = quantization_of(data)
             row: dict[str, Any] = {
                 "model": label,
-                "quantization": quantization or "fp32",
+                "quantization": quantization,
                 "stored_as": stored_as,
                 "nonzero_parameters": counts["nonzero"],
                 "total_parameters": counts["total"],

@@ -60,7 +60,7 @@ def _check_runtime(runtime, kind: str, missing: list[str]) -> None:
     if runtime != "litert" and kind == "dynamic":
         raise UnsupportedError(
             "Dynamic-range (hybrid: int8 weights, float activations) models do not run in TFLM. "
-            "Convert with quantization='int8' (and representative_data) or quantization=None."
+            "Convert with quantization='int8' (and representative_data) or 'float32'."
         )
     if runtime != "litert" and missing:
         raise UnsupportedError(
@@ -178,7 +178,7 @@ def verify(
         if kind == "float16" and runtime != "litert":
             raise UnsupportedError(
                 "float16 models do not run in TFLM (its DEQUANTIZE kernel has no float16 "
-                "input). Use quantization='int8' or None for microcontrollers.\n" + str(error)
+                "input). Use quantization='int8' or 'float32' for microcontrollers.\n" + str(error)
             ) from error
         raise
     y_info = stream["y_info"] if stream else tensor_info(data, "output", 0)
