@@ -72,7 +72,7 @@ def main() -> None:
         same = same and a == b
     ratio = statistics.median(package_times) / statistics.median(stock_times)
     print(f"conversion: to_tflite/stock converter time ratio = {ratio:.3f} "
-          f"(same flatbuffer: {'yes' if same else 'NO'}) | {args.kind} units={args.units} fp32, "
+          f"(same flatbuffer: {'yes' if same else 'NO'}) | {args.kind} units={args.units} float32, "
           f"median of {args.repeats} interleaved: stock {statistics.median(stock_times):.2f} s, "
           f"to_tflite {statistics.median(package_times):.2f} s")
     if not same:

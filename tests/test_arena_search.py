@@ -11,30 +11,18 @@ import numpy as np
 import pytest
 
 from tf_expander_pruning import datasets, export
-from tf_expander_pruning.deployment.export import runtimes
+from tf_expander_pruning.deployment.export import arena_search, runtimes
 
 RESOLUTION = 16
 
 
-def _plain_search(works, start: int, resolution: int = RESOLUTION) -> int:
-    """The binary search with an independent oracle ``works(arena)``."""
-    high = start
-    while not works(high):
-        high *= 4
-    low = 0
-    while high - low > resolution:
-        mid = (low + high) // 2 // resolution * resolution
-        if mid <= low:
-            break
-        if works(mid):
-            high = mid
-        else:
-            low = mid
-    return high
+def _search(works, model_bytes: int = 0) -> int:
+    """The package's search (the one state machine the parent and the child share)."""
+    return arena_search.run(arena_search.start(model_bytes, resolution=RESOLUTION), works)["high"]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("quantization", [None, "int8"])
+@pytest.mark.parametrize("quantization", ["float32", "int8"])
 def test_search_equals_one_process_per_probe(quantization):
     from tf_expander_pruning.keras_compat import keras
 
@@ -43,7 +31,7 @@ def test_search_equals_one_process_per_probe(quantization):
     model = keras.Sequential([keras.Input((8, 8)), keras.layers.GRU(16),
                               keras.layers.Dense(10)])
     data = export.to_tflite(model, quantization=quantization, representative_data=x)
-    sample = np.zeros((1, 8, 8), np.int8 if quantization else np.float32)
+    sample = np.zeros((1, 8, 8), np.int8 if quantization == "int8" else np.float32)
     measured = export.measure_tflm_arena(data, sample)
     assert measured == export.measure_tflm_arena(data, sample, one_process_per_probe=True)
     assert measured % RESOLUTION == 0 or measured == max(4096, 4 * len(data))
@@ -79,7 +67,7 @@ def test_crashing_probes_count_as_too_small_and_the_search_goes_on(monkeypatch):
     monkeypatch.setattr(runtimes.subprocess, "run", counting_run)
     data = b"\0\0\0\0TFL3" + bytes(200)  # 4 x 208 < 4096: the search starts at 4096
     measured = export.measure_tflm_arena(data, np.zeros((1, 2), np.float32))
-    assert measured == _plain_search(lambda arena: arena >= FITS, 4096)
+    assert measured == _search(lambda arena: arena >= FITS) == 3008
     assert len(started) == 3  # probes 2048 and 2560 crashed a child each; a third finished
 
 
@@ -100,3 +88,65 @@ def test_replay_of_a_probe_log():
     assert (state["low"], state["high"], state["high_works"]) == (1024, 2048, True)
     assert not runtimes.search_finished(state)
     assert runtimes.search_finished({**state, "low": 2032})
+
+
+@pytest.mark.parametrize("fits", [1, 16, 17, 1000, 3000, 4096, 4097, 50_000, 1 << 20])
+def test_the_search_ends_at_the_smallest_working_arena(fits):
+    """Against a brute-force answer, not a second copy of the search: the result works and
+    the arena one resolution step below it does not."""
+    probes = []
+
+    def works(arena):
+        probes.append(arena)
+        return arena >= fits
+
+    found = _search(works)
+    assert found >= fits and (found - RESOLUTION < fits or found == probes[0])
+    assert all(arena % RESOLUTION == 0 for arena in probes)
+    assert len(probes) <= 30
+
+
+def test_nothing_works_up_to_the_limit():
+    state = arena_search.run(arena_search.start(100, limit=1 << 20), lambda arena: False)
+    assert arena_search.gave_up(state) and not arena_search.finished(state)
+    assert arena_search.next_probe(state) is None
+
+
+def test_the_log_replays_to_the_same_state_and_a_crash_is_a_failure(tmp_path):
+    """What the parent does: replay a child's log; a child stopped early (``max_probes``) or
+    killed mid-probe is continued from the replayed state and ends where one run ends."""
+    start = arena_search.start(0)
+    fits = 2_700
+    log = tmp_path / "probes.log"
+    with open(log, "w") as stream:
+        whole = arena_search.run(start, lambda arena: arena >= fits, log=stream)
+    assert arena_search.replay(start, log.read_text().splitlines()) == whole
+
+    with open(log, "w") as stream:  # a child allowed 3 probes
+        arena_search.run(start, lambda arena: arena >= fits, log=stream, max_probes=3)
+    lines = log.read_text().splitlines()
+    assert len(lines) == 6
+    crashed = lines[:-1]  # the third probe's outcome never written: the child died
+    state = arena_search.replay(start, crashed)
+    assert state == arena_search.record(arena_search.replay(start, lines[:4]),
+                                        int(lines[4].split()[1]), False)
+    state = arena_search.replay(start, lines)
+    assert arena_search.run(state, lambda arena: arena >= fits) == whole
+
+
+def test_the_runtime_child_runs_the_shared_state_machine(tmp_path):
+    """runtime_child loads arena_search.py by path (no package import) and logs its probes."""
+    import json
+    import runpy
+
+    child = runpy.run_path(str(Path(runtimes.__file__).with_name("runtime_child.py")))
+    assert child["_arena_search"]().run.__code__.co_filename == arena_search.__file__
+    fits = 5_000
+    child["_search"].__globals__["_run"] = lambda cfg, model, inputs, masks, arena: (
+        None if arena >= fits else 1 / 0)
+    state = {**arena_search.start(0), "log": str(tmp_path / "log"), "max_probes": None}
+    child["_search"]({"search": state}, b"", [None], [None])
+    replayed = runtimes.replay_probe_log(state, (tmp_path / "log").read_text().splitlines())
+    assert runtimes.search_finished(replayed)
+    assert replayed["high"] == _search(lambda arena: arena >= fits)
+    json.dumps(replayed)  # the state the parent hands to the next child stays JSON

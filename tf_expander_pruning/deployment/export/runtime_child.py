@@ -5,7 +5,8 @@
 ``CFG.json`` keys: ``model`` (.tflite path), ``inputs`` (.npy, ``(batches, batch, ...)`` in the
 model's input dtype), ``out`` (.npy for the raw outputs), ``runtime`` (``"litert"``/``"tflm"``),
 ``mode`` (``"run"``: every batch; ``"probe"``: TFLM allocates with ``arena`` and runs once, exit
-0 if that worked; ``"search"``: the smallest arena, see :func:`_search` and ``search``),
+0 if that worked; ``"search"``: the smallest arena, see :func:`_search`; the state machine is
+``arena_search.py`` of this folder, loaded by path),
 ``arena``, ``stream`` (``None`` for a whole-sequence model, else the
 positions of ``x_t``, the output and each state, see ``export.streaming.stream_plan``), and
 ``masks``/``mask_inputs`` (a masked-sequence model's mask input and the positions of ``x`` and
@@ -113,49 +114,37 @@ def _run(cfg: dict, model: bytes, inputs, masks, arena: int) -> list:
     return outs
 
 
+def _arena_search():
+    """``arena_search.py`` next to this file, loaded by its path (this child does not import
+    the package): the one state machine of the search, shared with ``runtimes``."""
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "arena_search.py")
+    spec = importlib.util.spec_from_file_location("tep_arena_search", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _search(cfg: dict, model: bytes, inputs, masks) -> None:
     """Binary search for TFLM's smallest arena, every probe in this process.
 
-    Each probe is logged before it starts ("try N") and after ("ok N" / "fail N"), so that when
-    a too-small arena segfaults this process, the parent reads which probe did it, counts it as
-    a failure and starts a new child from there (``runtimes.measure_tflm_arena``).  With
-    ``max_probes`` set, the child stops after that many probes (1: one process per probe).
+    ``cfg["search"]`` is an ``arena_search`` state plus ``log`` (the probe log) and
+    ``max_probes``.  Each probe is logged before it starts ("try N") and after ("ok N" /
+    "fail N"), so that when a too-small arena segfaults this process, the parent replays the
+    log (a "try" without an outcome is a failure) and starts a new child from there
+    (``runtimes.measure_tflm_arena``).  With ``max_probes`` set, the child stops after that many
+    probes (1: one process per probe).
     """
     state = cfg["search"]
-    low, high, high_works = state["low"], state["high"], state["high_works"]
-    probes = 0
+
+    def works(arena: int) -> bool:
+        _run(cfg, model, inputs, masks, arena)  # a too-small arena raises (or segfaults)
+        return True
+
     with open(state["log"], "a", buffering=1) as log:
-
-        def works(arena: int) -> bool:
-            nonlocal probes
-            if probes == state.get("max_probes"):
-                raise SystemExit(0)  # the parent goes on from the log in a new child
-            probes += 1
-            log.write(f"try {arena}\n")
-            log.flush()
-            try:
-                _run(cfg, model, inputs, masks, arena)
-                ok = True
-            except Exception:  # a too-small arena raises (or segfaults: see above)
-                ok = False
-            log.write(f"{'ok' if ok else 'fail'} {arena}\n")
-            log.flush()
-            return ok
-
-        while not high_works:
-            high_works = works(high)
-            if not high_works:
-                high *= 4
-                if high > state["limit"]:
-                    return
-        while high - low > state["resolution"]:
-            mid = (low + high) // 2 // state["resolution"] * state["resolution"]
-            if mid <= low:
-                break
-            if works(mid):
-                high = mid
-            else:
-                low = mid
+        _arena_search().run(state, works, log=log, max_probes=state.get("max_probes"))
 
 
 def main(path: str) -> None:

@@ -2,7 +2,8 @@
 
 TFLM segfaults when the arena is too small, and measuring the smallest arena that works means
 trying arenas that are too small: the search runs in a child process that logs each probe, and a
-new child goes on after a crash.
+new child goes on after a crash.  Both processes run the one state machine of
+:mod:`.arena_search` (the child loads it by path, this module imports it).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from tf_expander_pruning.core.validation import check_flag
+from tf_expander_pruning.deployment.export import arena_search
 from tf_expander_pruning.deployment.export.children import (
     CHILD_TIMEOUT_S,
     child_env,
@@ -97,38 +99,10 @@ def run_runtime(data: bytes, batches: np.ndarray, runtime: str, arena: int | Non
 _MAX_SEARCH_CHILDREN = 128
 
 
-def replay_probe_log(state: dict, log_lines: list[str]) -> dict:
-    """The search state after the logged probes; a "try" without an outcome crashed: a fail."""
-    state = dict(state)
-
-    def outcome(arena: int, ok: bool) -> None:
-        if ok:
-            state["high"], state["high_works"] = arena, True
-        elif not state["high_works"]:
-            state["high"] = arena * 4  # the growth phase, as in runtime_child._search
-        else:
-            state["low"] = arena
-
-    pending = None
-    for line in log_lines:
-        word, _, value = line.partition(" ")
-        if word == "try":
-            if pending is not None:
-                outcome(pending, False)
-            pending = int(value)
-        elif word in ("ok", "fail"):
-            outcome(int(value), word == "ok")
-            pending = None
-    if pending is not None:
-        outcome(pending, False)
-    return state
-
-
-def search_finished(state: dict) -> bool:
-    if not state["high_works"]:
-        return False
-    mid = (state["low"] + state["high"]) // 2 // state["resolution"] * state["resolution"]
-    return state["high"] - state["low"] <= state["resolution"] or mid <= state["low"]
+#: The search state after a probe log (a "try" without an outcome crashed: a failure), and
+#: whether it is over: the one state machine of :mod:`.arena_search`, which the child runs.
+replay_probe_log = arena_search.replay
+search_finished = arena_search.finished
 
 
 def measure_tflm_arena(tflite_bytes: bytes, sample: np.ndarray, *, resolution: int = 16,
@@ -152,8 +126,7 @@ def measure_tflm_arena(tflite_bytes: bytes, sample: np.ndarray, *, resolution: i
         cfg = _config(tmp, "tflm", "search", None, stream, mask, mask_plan)
         _write(cfg, data, sample[None], None if mask is None else mask[None])
         log = os.path.join(tmp, "probes.log")
-        start = {"low": 0, "high": max(4096, 4 * len(data)), "high_works": False,
-                 "resolution": resolution, "limit": 1 << 30, "log": log,
+        start = {**arena_search.start(len(data), resolution=resolution), "log": log,
                  "max_probes": 1 if one_process_per_probe else None}
         state = start
         for _ in range(_MAX_SEARCH_CHILDREN):
@@ -165,10 +138,10 @@ def measure_tflm_arena(tflite_bytes: bytes, sample: np.ndarray, *, resolution: i
             if done.returncode > 0:
                 raise ExportError(f"Measuring the TFLM arena failed.\n{tail(done.stderr)}")
             lines = Path(log).read_text().splitlines() if os.path.exists(log) else []
-            state = replay_probe_log(start, lines)
-            if search_finished(state):
+            state = arena_search.replay(start, lines)
+            if arena_search.finished(state):
                 return state["high"]
-            if state["high"] > state["limit"]:
+            if arena_search.gave_up(state):
                 raise ExportError(
                     "TFLM could not run the model with a 1 GiB arena; check "
                     "verify(..., runtime='tflm') for the reason (unsupported op?)."
