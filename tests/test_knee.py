@@ -263,3 +263,30 @@ def test_digits_default_stop_prunes_past_70_percent_within_one_point():
     assert final >= dense_accuracy - 0.01, (final, dense_accuracy)
     # the search really searched: every matrix had tries, and some were rolled back
     assert all(row["tries"] > 3 for row in constraint.results())
+
+
+def test_paired_standard_error_counts_flipped_rows():
+    """noise_margin's noise: sqrt(rows whose verdict flipped) / n, against the reference."""
+    from tf_expander_pruning.constraint.paired import PairedAccuracy, is_accuracy_key
+
+    labels = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+
+    class Fixed:
+        def __init__(self, predicted):
+            self.scores = np.eye(3)[predicted]
+
+        def predict(self, x, batch_size=None, verbose=0):
+            return self.scores
+
+    paired = PairedAccuracy.from_validation({"x": np.zeros((8, 2, 1)), "y": labels})
+    assert paired.start(Fixed(labels))  # the reference gets every row right
+    flipped = labels.copy()
+    flipped[[1, 4, 6]] = (labels[[1, 4, 6]] + 1) % 3
+    assert paired.standard_error(Fixed(flipped)) == pytest.approx(np.sqrt(3) / 8)
+    assert paired.standard_error(Fixed(labels)) == 0.0
+    assert is_accuracy_key("val_accuracy") and not is_accuracy_key("val_loss")
+    # sample weights or a one-output model: no paired noise (the guard reads the logs alone)
+    assert PairedAccuracy.from_validation({"x": 0, "y": labels, "sample_weight": labels}) is None
+    one_output = PairedAccuracy(np.zeros((8, 1)), labels)
+    one_output.predict = None
+    assert not one_output.start(type("M", (), {"predict": lambda *a, **k: np.zeros((8, 1))})())
