@@ -290,3 +290,11 @@ def test_paired_standard_error_counts_flipped_rows():
     one_output = PairedAccuracy(np.zeros((8, 1)), labels)
     one_output.predict = None
     assert not one_output.start(type("M", (), {"predict": lambda *a, **k: np.zeros((8, 1))})())
+
+
+def test_noise_margin_records_the_paired_noise_of_each_try():
+    x, y = _four_classes()
+    constraint = _small_fit(x, y, epochs=3, noise_margin=1.0, max_drop=0.5)
+    tries = [r for r in constraint.history if r["stopped_by"] == "guard"]
+    assert tries and all(r["noise"] is not None and 0 <= r["noise"] <= 1 for r in tries)
+    assert constraint.get_config()["noise_margin"] == 1.0
