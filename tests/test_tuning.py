@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from tf_expander_pruning.graphs import weight_graphs
@@ -9,7 +15,7 @@ from tf_expander_pruning.keras_compat import keras
 from tf_expander_pruning.schedules import GeometricSchedule
 
 from tf_expander_pruning import tuning
-from tf_expander_pruning.pruning import prune_rnn
+from tf_expander_pruning.pruning import PruneRecurrent, prune_rnn, pruned_weights, strip_pruning
 
 kt = pytest.importorskip("keras_tuner")
 
@@ -118,8 +124,14 @@ def test_search_space_and_penalty():
             assert model.get_layer(cell).units == units
             counts.append(model.count_params())
     assert hypermodel.largest_params() == max(counts)
+    with pytest.raises(ValueError, match="set_data_shape"):
+        hypermodel.build(hp)  # the schedule counts steps of the training set
+    hypermodel.set_data_shape(np.zeros((64, 8, 8), np.float32), np.arange(64) % 10)
     model = hypermodel.build(hp)
     assert isinstance(model, keras.Model) and model.output_shape == (None, 10)
+    (wrapper,) = [layer for layer in model.layers if isinstance(layer, PruneRecurrent)]
+    assert wrapper.pruning_schedule.frequency == 2  # 64 rows, batches of 32, 1 update per epoch
+    assert model.optimizer is not None  # compiled: fit(hp, model) trains it as it is
 
 
 @pytest.mark.parametrize(
@@ -176,34 +188,110 @@ def test_tuners_need_the_expander_hypermodel(tmp_path):
 
 def test_dense_phase_is_trained_once_per_cell_and_units(digits_data, monkeypatch):
     """Trials (and the reference) of one (cell, units) share one trained dense model."""
-    from tf_expander_pruning.research.tuning import trial
-
     # SimpleRNN(4) on 96 sequences, batches of 32: the cheapest real training (one trace per fit)
     x, y = digits_data[0][:96], digits_data[1][:96]
     settings = dict(units=(4,), cells=("simplernn",), input_shape=(8, 8), num_classes=10,
                     dense_epochs=1, batch_size=32)
     hypermodel = tuning.ExpanderHyperModel(**settings)
-    first = trial.train_dense(hypermodel, "simplernn", 4, x, y)
+    first = hypermodel.train_dense("simplernn", 4, x, y)
     assert len(hypermodel.dense_cache) == 1
 
     # The same training again comes from the cache: fit is not called.
     with monkeypatch.context() as patch:
         patch.setattr(keras.Model, "fit", lambda *a, **k: pytest.fail("dense model retrained"))
-        second = trial.train_dense(hypermodel, "simplernn", 4, x, y)
+        second = hypermodel.train_dense("simplernn", 4, x, y)
     assert second is not first and len(hypermodel.dense_cache) == 1
     for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
     # What is cached is what training gives: a new hypermodel trains the same weights.
-    fresh = trial.train_dense(tuning.ExpanderHyperModel(**settings), "simplernn", 4, x, y)
+    fresh = tuning.ExpanderHyperModel(**settings).train_dense("simplernn", 4, x, y)
     for a, b in zip(fresh.get_weights(), first.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
     # Other data or other dense settings train afresh.
-    trial.train_dense(hypermodel, "simplernn", 4, x[:64], y[:64])
+    hypermodel.train_dense("simplernn", 4, x[:64], y[:64])
     hypermodel.dense_epochs = 2
-    trial.train_dense(hypermodel, "simplernn", 4, x, y)
+    hypermodel.train_dense("simplernn", 4, x, y)
     assert len(hypermodel.dense_cache) == 3
+
+
+def test_fit_trains_the_model_build_returned(digits_data):
+    """keras-tuner's contract: build(hp) makes the model, fit(hp, model, ...) trains that one."""
+    x, y, x_val, y_val = digits_data
+    x, y = x[:96], y[:96]
+    hypermodel = tuning.ExpanderHyperModel(
+        units=(4,), cells=("simplernn",), rates=(0.3,), updates_per_epoch=(2,),
+        roles=("W_xh+W_hh",), dense_epochs=1, prune_epochs=2, batch_size=32, baseline=0.1)
+    hp = kt.HyperParameters()
+    hypermodel.declare_hyperparameters(hp)
+    hypermodel.set_data_shape(x, y, y_val)
+    model = hypermodel.build(hp)
+    (wrapper,) = [layer for layer in model.layers if isinstance(layer, PruneRecurrent)]
+    assert int(wrapper.pruning_step.numpy()) == -1
+    with pytest.raises(ValueError, match="schedule"):  # other data than build planned for
+        hypermodel.fit(hp, model, x[:64], y[:64], validation_data=(x_val, y_val))
+
+    metrics = hypermodel.fit(hp, model, x, y, validation_data=(x_val[:50], y_val[:50]))
+    assert int(wrapper.pruning_step.numpy()) == 2 * 3  # 2 epochs of 3 steps, on this object
+    assert all(int(w.mask_updates.numpy()) > 0 for w in pruned_weights(model))
+    # the dense phase's weights were loaded into it, then pruned: its masks are the trial's
+    dense = hypermodel.train_dense("simplernn", 4, x, y)  # from the cache
+    assert not np.array_equal(wrapper.layer.get_weights()[0], dense.get_weights()[0])
+    stripped = [np.asarray(w) for w in strip_pruning(model).get_weights()]
+    assert metrics["nonzero_params"] == sum(int(np.count_nonzero(w)) for w in stripped)
+    assert metrics["nonzero_recurrent"] == sum(
+        int(np.count_nonzero(w.mask.numpy())) for w in pruned_weights(model))
+    assert metrics["val_accuracy"] == pytest.approx(
+        _accuracy(strip_pruning(model), x_val[:50], y_val[:50]), abs=1e-9)
+
+
+_TUNING = Path(tuning.__file__).parent
+
+
+def _tuning_imports(module: Path) -> set[str]:
+    """The sibling modules of research/tuning that ``module`` imports (TYPE_CHECKING too)."""
+    found = set()
+    for node in ast.walk(ast.parse(module.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            continue
+        prefix = "tf_expander_pruning.research.tuning."
+        found |= {n[len(prefix):].split(".")[0] for n in names if n.startswith(prefix)}
+    return found
+
+
+def test_tuning_modules_import_without_a_cycle():
+    """trial never imports hypermodel; the modules of the package form no import cycle."""
+    graph = {p.stem: _tuning_imports(p) for p in _TUNING.glob("*.py") if p.stem != "__init__"}
+    assert "hypermodel" not in graph["trial"] and "trial" in graph["hypermodel"]
+    done: set[str] = set()
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        assert name not in path, f"import cycle: {' -> '.join((*path, name))}"
+        if name not in done:
+            for other in sorted(graph.get(name, ())):
+                visit(other, (*path, name))
+            done.add(name)
+
+    for name in sorted(graph):
+        visit(name, ())
+
+
+@pytest.mark.parametrize("first", ["trial", "hypermodel"])
+def test_hypermodel_and_trial_import_in_either_order(first):
+    second = {"trial": "hypermodel", "hypermodel": "trial"}[first]
+    code = (f"import tf_expander_pruning.research.tuning.{first}\n"
+            f"import tf_expander_pruning.research.tuning.{second}\n"
+            "from tf_expander_pruning.research.tuning.hypermodel import ExpanderHyperModel\n"
+            "from tf_expander_pruning.research.tuning.trial import TrialSettings\n")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def _ramanujan_by_hand(mask: np.ndarray) -> bool:

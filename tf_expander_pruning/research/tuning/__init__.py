@@ -3,7 +3,8 @@
 The search space (:class:`ExpanderHyperModel`): recurrent ``units``, ``cell`` type
 (SimpleRNN/LSTM/GRU), the pruning ``rate`` of :class:`~tf_expander_pruning.pruning.schedules.
 GeometricSchedule`, its frequency (``updates_per_epoch`` mask updates per epoch) and the
-``roles`` to prune (W_xh, W_hh or both).  Every trial
+``roles`` to prune (W_xh, W_hh or both).  ``build(hp)`` returns the pruned, compiled model and
+``fit(hp, model, ...)`` trains that model (keras-tuner's contract).  Every trial
 
 1. trains the dense model (``dense_epochs``),
 2. prunes it with :func:`~tf_expander_pruning.pruning.prune_rnn`, TF-MOT's
@@ -27,8 +28,9 @@ GeometricSchedule`, its frequency (``updates_per_epoch`` mask updates per epoch)
 
 Why the tuner classes: keras-tuner imports Keras 3 and its ``Tuner`` rejects the tf_keras models
 TF-MOT needs (``FatalTypeError``, keras-tuner issue 1039).  :class:`ExpanderTunerMixin`
-overrides ``run_trial`` (train with tf_keras ourselves and return the metrics dict),
-``save_model`` and ``load_model`` (a ``.keras`` file of the stripped model per trial);
+overrides ``run_trial`` (``build(hp)``, then ``fit`` that model with tf_keras, returning the
+metrics dict), ``save_model`` and ``load_model`` (a ``.keras`` file of the stripped model per
+trial) and ``_populate_initial_space`` (no build before the data is seen);
 :func:`expander_tuner` applies it to any keras-tuner ``Tuner`` subclass, and
 :class:`ExpanderRandomSearch`, :class:`ExpanderBayesianOptimization`, :class:`ExpanderHyperband`
 and :class:`ExpanderGridSearch` are ready-made.  :func:`search` does everything in one call.

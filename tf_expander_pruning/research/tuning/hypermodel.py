@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
 from typing import Any
 
 import keras_tuner as kt
 
 from tf_expander_pruning.constraint import UNDEFINED_POLICIES
 from tf_expander_pruning.core.cells import kind_by_key
+from tf_expander_pruning.core.keras_compat import keras
 from tf_expander_pruning.core.validation import check_choice, check_flag, check_int, check_real
 from tf_expander_pruning.research.classifier import accuracy, recurrent_classifier
-from tf_expander_pruning.research.tuning import trial
 from tf_expander_pruning.research.tuning.checks import (
     ROLE_CHOICES,
     check_baseline,
@@ -25,8 +26,24 @@ from tf_expander_pruning.research.tuning.checks import (
     check_updates,
 )
 from tf_expander_pruning.research.tuning.dense_cache import DenseCache
+from tf_expander_pruning.research.tuning.trial import (
+    TrialOutcome,
+    TrialPlan,
+    TrialSettings,
+    check_schedule,
+    check_trial_data,
+    fit_arguments,
+    fit_pruned,
+    measure,
+    plan_trial,
+    prune_dense,
+    train_dense,
+)
 
 __all__ = ["ExpanderHyperModel"]
+
+#: Attributes of the hypermodel copied into :class:`TrialSettings` (all but ``penalty``).
+_SETTINGS = tuple(f.name for f in fields(TrialSettings) if f.name != "penalty")
 
 
 def _positive(value: Any, name: str) -> float:
@@ -36,10 +53,13 @@ def _positive(value: Any, name: str) -> float:
 class ExpanderHyperModel(kt.HyperModel):
     """Search space and training of one Ramanujan-constrained pruning trial.
 
-    ``build(hp)`` returns the dense tf_keras model (``Input -> <cell>(units) -> Dense(classes)``,
-    logits); ``train(hp, x, y, (x_val, y_val))`` runs the whole trial and returns a
-    :class:`~tf_expander_pruning.research.tuning.trial.TrialOutcome`; ``fit(hp, model, ...)``
-    (keras-tuner's hook) returns just its metrics.  Use it with a tuner from
+    keras-tuner's contract: ``build(hp)`` returns the pruned, compiled tf_keras model of ``hp``
+    (``Input -> <cell>(units) -> Dense(classes)``, logits, the recurrent layer wrapped by
+    ``prune_rnn``) and ``fit(hp, model, x, y, validation_data=...)`` trains that model (the
+    dense phase first, its weights loaded into ``model``, then constrained pruning) and
+    returns the trial's metrics; :meth:`fit_trial` returns the whole
+    :class:`~tf_expander_pruning.research.tuning.trial.TrialOutcome` and ``train(hp, x, y,
+    (x_val, y_val))`` does both steps.  Use it with a tuner from
     :func:`~tf_expander_pruning.research.tuning.tuners.expander_tuner` (plain keras-tuner tuners
     reject tf_keras models).
 
@@ -117,6 +137,8 @@ class ExpanderHyperModel(kt.HyperModel):
         self.input_shape = None if input_shape is None else self._shape(input_shape)
         self.num_classes = check_int(num_classes, "num_classes", minimum=2, allow_none=True)
         self.seed = check_int(seed, "seed", minimum=0)
+        #: training rows :meth:`build` plans the schedule for (set by :meth:`set_data_shape`)
+        self.train_samples: int | None = None
         #: trained dense weights shared by trials of the same (cell, units) and the reference
         self.dense_cache = DenseCache()
         #: the accuracy trials are compared with (set by the tuner for ``"reference"``)
@@ -152,10 +174,50 @@ class ExpanderHyperModel(kt.HyperModel):
                                     input_shape=self.input_shape,
                                     classes=self.num_classes or 10)
 
+    @property
+    def settings(self) -> TrialSettings:
+        """The current settings as plain values (what the trial functions read)."""
+        values = {name: getattr(self, name) for name in _SETTINGS}
+        return TrialSettings(**values, penalty=self.largest_params())
+
+    def plan(self, hp: kt.HyperParameters, samples: int,
+             epochs: int | None = None) -> TrialPlan:
+        """``hp``'s schedule for ``samples`` training rows and ``epochs`` prune epochs.
+
+        ``epochs`` defaults to Hyperband's ``tuner/epochs`` when ``hp`` has it, else
+        ``prune_epochs``.
+        """
+        if epochs is None:
+            epochs = hp.values.get("tuner/epochs", self.prune_epochs)
+        epochs = check_int(epochs, "prune_epochs", minimum=1)
+        return plan_trial(self.settings, self.hp_values(hp), samples, epochs)
+
     def build(self, hp: kt.HyperParameters):
-        """The dense tf_keras model of ``hp`` (Input, one recurrent layer, Dense logits)."""
-        values = self.hp_values(hp)
-        return self.dense_model(values["cell"], values["units"])
+        """The pruned, compiled model the trial of ``hp`` trains (keras-tuner's hook).
+
+        See :meth:`pruned_model`; :meth:`fit` trains this very model.
+        """
+        return self.pruned_model(hp)
+
+    def pruned_model(self, hp: kt.HyperParameters, *, epochs: int | None = None):
+        """The dense model of ``hp`` (weights from ``seed``) wrapped by ``prune_rnn``, compiled.
+
+        Its :class:`GeometricSchedule` counts steps of the training set last given to
+        :meth:`set_data_shape` (``search``, :meth:`train` and the expander tuners call it) and
+        ``epochs`` prune epochs (see :meth:`plan`).  :meth:`fit` loads the trained dense
+        weights into it before pruning.
+        """
+        if self.train_samples is None:
+            raise ValueError(
+                "ExpanderHyperModel.build(hp) plans the pruning schedule in steps of the "
+                "training set: call set_data_shape(x, y) first (search(), train() and the "
+                "expander tuners do)."
+            )
+        plan = self.plan(hp, self.train_samples, epochs)
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(self.seed)
+        return prune_dense(self.dense_model(plan.cell, plan.units), plan,
+                           self.finetune_learning_rate)
 
     def largest_params(self) -> int:
         """Parameter count of the largest dense model in the space (the infeasibility penalty)."""
@@ -173,7 +235,10 @@ class ExpanderHyperModel(kt.HyperModel):
 
     # ---------------------------------------------------------------- training
     def set_data_shape(self, x, y, y_val=None) -> None:
-        """Fix ``input_shape`` and ``num_classes`` from the data (or check them against it)."""
+        """Fix ``input_shape`` and ``num_classes`` from the data (or check them against it).
+
+        Also records ``train_samples``, the training-set size :meth:`build` plans for.
+        """
         shape = tuple(int(d) for d in x.shape[1:])
         classes = int(max(y.max(), -1 if y_val is None else y_val.max())) + 1
         if self.input_shape is None:
@@ -190,6 +255,16 @@ class ExpanderHyperModel(kt.HyperModel):
                 f"Labels go up to {classes - 1} but the hypermodel has num_classes="
                 f"{self.num_classes}."
             )
+        self.train_samples = int(len(x))
+
+    def train_dense(self, cell: str, units: int, x, y, *, verbose: int = 0):
+        """The dense model of (cell, units) trained for ``dense_epochs`` from ``seed``.
+
+        The weights are kept in :attr:`dense_cache` and reused by every later trial (and the
+        reference) of the same pair, data and dense settings.
+        """
+        return train_dense(self.settings, lambda: self.dense_model(cell, units), x, y,
+                           name=(cell, int(units)), cache=self.dense_cache, verbose=verbose)
 
     def fit_baseline(self, x, y, x_val, y_val, *, verbose: int = 0) -> float:
         """Train the dense reference model (largest ``units``, first cell); store its accuracy.
@@ -200,21 +275,50 @@ class ExpanderHyperModel(kt.HyperModel):
         x, y = check_data(x, y, "train")
         x_val, y_val = check_data(x_val, y_val, "val")
         self.set_data_shape(x, y, y_val)
-        model = trial.train_dense(self, self.cells[0], max(self.units), x, y, verbose=verbose)
+        keras.backend.clear_session()
+        model = self.train_dense(self.cells[0], max(self.units), x, y, verbose=verbose)
         self.baseline_accuracy = accuracy(model, x_val, y_val)
         return self.baseline_accuracy
 
+    def fit_trial(self, hp: kt.HyperParameters, model, x, y, validation_data, *,
+                  callbacks: Sequence[Any] = (), verbose: int = 0,
+                  epochs: int | None = None) -> TrialOutcome:
+        """Train ``model`` (from :meth:`build`) as the trial of ``hp``; return the outcome.
+
+        The dense phase trains (or takes from :attr:`dense_cache`) the dense model of ``hp``;
+        its weights are loaded into ``model``, which is then pruned under the constraint for
+        ``epochs`` (see :meth:`plan`), stripped and measured.  ``callbacks`` are tf_keras
+        callbacks for the pruning phase; a :class:`RamanujanConstraint` among them is used
+        instead of the default one, and ``UpdatePruningStep`` is added unless present.
+        """
+        x, y, x_val, y_val = check_trial_data(x, y, validation_data)
+        self.set_data_shape(x, y, y_val)
+        plan = self.plan(hp, len(x), epochs)
+        check_schedule(model, plan.schedule)
+        dense = self.train_dense(plan.cell, plan.units, x, y, verbose=verbose)
+        return fit_pruned(self.settings, model, dense, (x, y), (x_val, y_val), plan=plan,
+                          baseline_accuracy=self.baseline_accuracy, callbacks=callbacks,
+                          verbose=verbose)
+
+    def fit(self, hp: kt.HyperParameters, model, *args, **kwargs) -> dict[str, float]:
+        """keras-tuner's hook: ``fit(hp, model, x, y, validation_data=..., callbacks=...)``.
+
+        Trains ``model`` (from :meth:`build`) with :meth:`fit_trial`; returns its metrics.
+        """
+        arguments = fit_arguments(args, kwargs)
+        return self.fit_trial(hp, model, arguments.x, arguments.y, arguments.validation_data,
+                              callbacks=arguments.callbacks, verbose=arguments.verbose,
+                              epochs=arguments.epochs).metrics
+
     def train(self, hp: kt.HyperParameters, x, y, validation_data, *,
               callbacks: Sequence[Any] = (), verbose: int = 0,
-              prune_epochs: int | None = None) -> trial.TrialOutcome:
-        """Run one trial: dense training, constrained pruning, strip, measure.
-
-        ``callbacks`` are tf_keras callbacks for the pruning phase; a
-        :class:`RamanujanConstraint` among them is used instead of the default one, and
-        ``UpdatePruningStep`` is added unless present.
-        """
-        return trial.run_trial(self, hp, x, y, validation_data, callbacks=callbacks,
-                               verbose=verbose, prune_epochs=prune_epochs)
+              prune_epochs: int | None = None) -> TrialOutcome:
+        """Run one whole trial: :meth:`pruned_model`, then :meth:`fit_trial` on it."""
+        x, y, x_val, y_val = check_trial_data(x, y, validation_data)
+        self.set_data_shape(x, y, y_val)
+        model = self.pruned_model(hp, epochs=prune_epochs)
+        return self.fit_trial(hp, model, x, y, (x_val, y_val), callbacks=callbacks,
+                              verbose=verbose, epochs=prune_epochs)
 
     def measure(self, pruned_model, x_val, y_val, baseline: float, *,
                 per_gate: bool | None = None) -> dict[str, float]:
@@ -226,13 +330,5 @@ class ExpanderHyperModel(kt.HyperModel):
         whose gates are all Ramanujan can still fail as a whole, measured: GRU ``W_hh``), else
         the whole matrix.  ``None``: the :class:`RamanujanConstraint` default.
         """
-        return trial.measure(self, pruned_model, x_val, y_val, baseline, per_gate=per_gate)
-
-    def fit(self, hp, model, *args, **kwargs) -> dict[str, float]:
-        """keras-tuner's hook: ``fit(hp, model, x, y, validation_data=..., callbacks=...)``.
-
-        ``model`` (from :meth:`build`) is ignored: :meth:`train` builds the model itself so
-        that it controls the seed.  Returns the trial's metrics.
-        """
-        del model
-        return trial.call_train(self, hp, args, kwargs).metrics
+        return measure(pruned_model, x_val, y_val, baseline, tolerance=self.tolerance,
+                       penalty=self.largest_params(), per_gate=per_gate)

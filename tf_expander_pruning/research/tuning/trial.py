@@ -1,16 +1,18 @@
-"""One expander trial: dense training, Ramanujan-constrained pruning, strip, measure.
+"""One expander trial on plain values: dense training, constrained pruning, strip, measure.
 
-The functions take the :class:`~tf_expander_pruning.research.tuning.hypermodel.ExpanderHyperModel`
-whose settings they read; the hypermodel's ``train``/``measure``/``fit`` methods call them.
+The functions take a :class:`TrialSettings` (the hypermodel's fixed settings as a frozen
+dataclass), a :class:`TrialPlan` (one trial's hyperparameters turned into a schedule) and
+arrays; none of them knows the hypermodel.  :mod:`.hypermodel` imports this module, never the
+other way round.
 """
 
 from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import tensorflow_model_optimization as tfmot
@@ -18,17 +20,61 @@ import tensorflow_model_optimization as tfmot
 from tf_expander_pruning.analysis.graphs import weight_graphs
 from tf_expander_pruning.constraint import RamanujanConstraint
 from tf_expander_pruning.core.keras_compat import check_model, keras
-from tf_expander_pruning.core.validation import check_int
-from tf_expander_pruning.pruning import prune_rnn, strip_pruning
+from tf_expander_pruning.pruning import PruneRecurrent, prune_rnn, strip_pruning
 from tf_expander_pruning.pruning.schedules import GeometricSchedule
 from tf_expander_pruning.research.classifier import accuracy, compile_classifier
 from tf_expander_pruning.research.tuning.checks import ROLE_CHOICES, check_data
-from tf_expander_pruning.research.tuning.dense_cache import fingerprint
+from tf_expander_pruning.research.tuning.dense_cache import DenseCache, fingerprint
 
-if TYPE_CHECKING:
-    from tf_expander_pruning.research.tuning.hypermodel import ExpanderHyperModel
+__all__ = [
+    "TrialSettings", "TrialPlan", "TrialOutcome", "FitArguments", "fit_arguments",
+    "check_trial_data", "plan_trial", "train_dense", "prune_dense", "check_schedule",
+    "load_dense_weights", "pruning_callbacks", "baseline_value", "fit_pruned", "measure",
+]
 
-__all__ = ["TrialOutcome", "train_dense", "run_trial", "measure", "call_train"]
+
+@dataclass(frozen=True)
+class TrialSettings:
+    """The fixed settings a trial reads (see :class:`ExpanderHyperModel` for their meaning).
+
+    ``penalty`` is the parameter count of the largest dense model of the search space.
+    """
+
+    tolerance: float
+    baseline: str | float
+    dense_epochs: int
+    prune_epochs: int
+    batch_size: int
+    learning_rate: float
+    finetune_learning_rate: float
+    max_sparsity: float
+    recovery_fraction: float
+    margin: float
+    undefined: str
+    per_gate: bool | None
+    input_shape: tuple[int, int] | None
+    num_classes: int | None
+    seed: int
+    penalty: int
+
+
+@dataclass(frozen=True)
+class TrialPlan:
+    """One trial's hyperparameter values and what follows from them for a training set."""
+
+    values: dict[str, Any]
+    roles: tuple[str, ...]
+    schedule: GeometricSchedule
+    frequency: int
+    epochs: int
+
+    @property
+    def cell(self) -> str:
+        return self.values["cell"]
+
+    @property
+    def units(self) -> int:
+        return int(self.values["units"])
 
 
 @dataclass
@@ -41,87 +87,48 @@ class TrialOutcome:
     hyperparameters: dict[str, Any] = field(default_factory=dict)
 
 
-def _dense_key(hypermodel: ExpanderHyperModel, cell: str, units: int, x, y) -> tuple:
-    """Everything the dense phase depends on."""
-    return (cell, int(units), hypermodel.dense_epochs, hypermodel.batch_size,
-            hypermodel.learning_rate, hypermodel.seed, tuple(hypermodel.input_shape or ()),
-            hypermodel.num_classes, fingerprint(x, y))
+@dataclass(frozen=True)
+class FitArguments:
+    """``tuner.search(...)``/``HyperModel.fit(...)`` arguments a trial understands."""
+
+    x: Any
+    y: Any
+    validation_data: Any
+    callbacks: list
+    verbose: int
+    epochs: int | None
 
 
-def train_dense(hypermodel: ExpanderHyperModel, cell: str, units: int, x, y, *,
-                verbose: int = 0):
-    """The dense model of (cell, units) trained for ``dense_epochs`` from the search's seed.
-
-    Every trial of a (cell, units) starts from the same weights, so trials differ by their
-    hyperparameters only; the trained weights are kept in ``hypermodel.dense_cache`` and reused
-    (the reference model is the dense model of its own pair).  The random state is reset
-    afterwards, so what follows does not depend on whether the weights came from the cache.
-    """
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(hypermodel.seed)
-    model = compile_classifier(hypermodel.dense_model(cell, units), hypermodel.learning_rate)
-    key = _dense_key(hypermodel, cell, units, x, y)
-    weights = hypermodel.dense_cache.get(key)
-    if weights is None:
-        model.fit(x, y, epochs=hypermodel.dense_epochs, batch_size=hypermodel.batch_size,
-                  verbose=verbose, shuffle=True)
-        hypermodel.dense_cache.put(key, model.get_weights())
-    else:
-        if not model.built:  # no input_shape on the hypermodel: build from the data
-            model.build((None, *np.shape(x)[1:]))
-        model.set_weights(weights)
-    keras.utils.set_random_seed(hypermodel.seed + 1)
-    return model
-
-
-def _schedule(hypermodel: ExpanderHyperModel, values: dict[str, Any], samples: int,
-              epochs: int) -> tuple[GeometricSchedule, int]:
-    """The trial's geometric schedule and its mask-update frequency in steps."""
-    steps_per_epoch = int(math.ceil(samples / hypermodel.batch_size))
-    frequency = max(1, steps_per_epoch // values["updates_per_epoch"])
-    end_step = -1
-    if hypermodel.recovery_fraction > 0:  # the last stretch only fine-tunes
-        end_step = int(steps_per_epoch * epochs * (1.0 - hypermodel.recovery_fraction))
-    schedule = GeometricSchedule(rate=values["rate"], frequency=frequency, end_step=end_step,
-                                 max_sparsity=hypermodel.max_sparsity)
-    return schedule, frequency
-
-
-def _callbacks(hypermodel: ExpanderHyperModel, callbacks: Sequence[Any],
-               roles: tuple[str, ...]) -> tuple[RamanujanConstraint, list]:
-    """The user's callbacks plus a constraint and ``UpdatePruningStep`` unless present."""
-    callbacks = list(callbacks)
-    given = [c for c in callbacks if isinstance(c, RamanujanConstraint)]
-    if given:
-        constraint = given[0]
-    else:
-        options = {} if hypermodel.per_gate is None else {"per_gate": hypermodel.per_gate}
-        # guard=None: the search judges accuracy itself (its tolerance against its baseline on
-        # the validation split), so the trial keeps the paper's spectral rule alone.
-        constraint = RamanujanConstraint(roles=roles, margin=hypermodel.margin,
-                                         undefined=hypermodel.undefined, verbose=0, guard=None,
-                                         **options)
-        callbacks.append(constraint)
-    if not any(isinstance(c, tfmot.sparsity.keras.UpdatePruningStep) for c in callbacks):
-        callbacks.insert(0, tfmot.sparsity.keras.UpdatePruningStep())
-    return constraint, callbacks
-
-
-def _baseline(hypermodel: ExpanderHyperModel, dense_accuracy: float) -> float:
-    if hypermodel.baseline == "trial":
-        return dense_accuracy
-    if hypermodel.baseline_accuracy is None:
-        raise ValueError(
-            "ExpanderHyperModel.baseline_accuracy is not set: call fit_baseline(...) first "
-            "(the expander tuners do it on the first trial) or pass baseline=<accuracy>."
+def fit_arguments(args: Sequence[Any], kwargs: dict[str, Any]) -> FitArguments:
+    """Map ``search(x, y, validation_data=..., callbacks=..., verbose=..., epochs=...)``."""
+    kwargs = dict(kwargs)
+    if len(args) > 2:
+        raise TypeError(
+            "search() takes x and y positionally and validation_data=(x_val, y_val) by "
+            f"keyword; got {len(args)} positional arguments."
         )
-    return hypermodel.baseline_accuracy
+    x = args[0] if len(args) > 0 else kwargs.pop("x", None)
+    y = args[1] if len(args) > 1 else kwargs.pop("y", None)
+    if x is None or y is None:
+        raise TypeError("search() needs the training data: tuner.search(x, y, "
+                        "validation_data=(x_val, y_val)).")
+    validation_data = kwargs.pop("validation_data", None)
+    callbacks = list(kwargs.pop("callbacks", None) or [])
+    verbose = kwargs.pop("verbose", 0)
+    epochs = kwargs.pop("epochs", None)
+    kwargs.pop("initial_epoch", None)  # Hyperband: we retrain from scratch (see ExpanderHyperband)
+    if kwargs:
+        raise TypeError(
+            f"Unsupported search()/fit arguments {sorted(kwargs)}: the expander trial takes x, y, "
+            "validation_data, callbacks, verbose and epochs (the prune phase); set batch size "
+            "and epochs of the dense phase on ExpanderHyperModel."
+        )
+    # verbose=1 is keras-tuner's per-trial report; only 2 also shows Keras's epoch lines
+    return FitArguments(x, y, validation_data, callbacks, 2 if verbose == 2 else 0, epochs)
 
 
-def run_trial(hypermodel: ExpanderHyperModel, hp, x, y, validation_data, *,
-              callbacks: Sequence[Any] = (), verbose: int = 0,
-              prune_epochs: int | None = None) -> TrialOutcome:
-    """The whole trial of ``hp`` (see :meth:`ExpanderHyperModel.train`)."""
+def check_trial_data(x, y, validation_data) -> tuple[np.ndarray, ...]:
+    """Checked ``x, y, x_val, y_val``; ``validation_data`` is required."""
     x, y = check_data(x, y, "train")
     if validation_data is None or len(validation_data) != 2:
         raise ValueError(
@@ -129,31 +136,149 @@ def run_trial(hypermodel: ExpanderHyperModel, hp, x, y, validation_data, *,
             "validation accuracy with the baseline."
         )
     x_val, y_val = check_data(*validation_data, "val")
-    hypermodel.set_data_shape(x, y, y_val)
-    values = hypermodel.hp_values(hp)
-    roles = ROLE_CHOICES[values["roles"]]
-    epochs = hypermodel.prune_epochs if prune_epochs is None else check_int(
-        prune_epochs, "prune_epochs", minimum=1)
+    return x, y, x_val, y_val
 
-    model = train_dense(hypermodel, values["cell"], values["units"], x, y, verbose=verbose)
-    dense_accuracy = accuracy(model, x_val, y_val)
-    baseline = _baseline(hypermodel, dense_accuracy)
-    schedule, frequency = _schedule(hypermodel, values, len(x), epochs)
-    pruned = compile_classifier(prune_rnn(model, schedule, roles=roles),
-                                hypermodel.finetune_learning_rate)
-    constraint, callbacks = _callbacks(hypermodel, callbacks, roles)
-    pruned.fit(x, y, epochs=epochs, batch_size=hypermodel.batch_size, verbose=verbose,
-               callbacks=callbacks, shuffle=True)
 
-    metrics = measure(hypermodel, pruned, x_val, y_val, baseline, per_gate=constraint.per_gate)
+def plan_trial(settings: TrialSettings, values: dict[str, Any], samples: int,
+               epochs: int) -> TrialPlan:
+    """The geometric schedule of ``values`` for ``samples`` training rows and ``epochs``."""
+    steps_per_epoch = int(math.ceil(samples / settings.batch_size))
+    frequency = max(1, steps_per_epoch // values["updates_per_epoch"])
+    end_step = -1
+    if settings.recovery_fraction > 0:  # the last stretch only fine-tunes
+        end_step = int(steps_per_epoch * epochs * (1.0 - settings.recovery_fraction))
+    schedule = GeometricSchedule(rate=values["rate"], frequency=frequency, end_step=end_step,
+                                 max_sparsity=settings.max_sparsity)
+    return TrialPlan(values=dict(values), roles=ROLE_CHOICES[values["roles"]],
+                     schedule=schedule, frequency=frequency, epochs=int(epochs))
+
+
+def _dense_key(settings: TrialSettings, name: tuple, x, y) -> tuple:
+    """Everything the dense phase depends on."""
+    return (*name, settings.dense_epochs, settings.batch_size, settings.learning_rate,
+            settings.seed, tuple(settings.input_shape or ()), settings.num_classes,
+            fingerprint(x, y))
+
+
+def train_dense(settings: TrialSettings, build: Callable[[], Any], x, y, *, name: tuple = (),
+                cache: DenseCache | None = None, verbose: int = 0):
+    """``build()`` (the dense model, made after seeding) trained for ``dense_epochs``.
+
+    Every trial of one architecture (``name``, e.g. ``(cell, units)``) starts from the same
+    weights, so trials differ by their hyperparameters only; the trained weights are kept in
+    ``cache`` and reused.  The random state is reset afterwards, so what follows does not depend
+    on whether the weights came from the cache.
+    """
+    keras.utils.set_random_seed(settings.seed)
+    model = compile_classifier(build(), settings.learning_rate)
+    key = _dense_key(settings, name, x, y)
+    weights = None if cache is None else cache.get(key)
+    if weights is None:
+        model.fit(x, y, epochs=settings.dense_epochs, batch_size=settings.batch_size,
+                  verbose=verbose, shuffle=True)
+        if cache is not None:
+            cache.put(key, model.get_weights())
+    else:
+        if not model.built:  # no input_shape: build from the data
+            model.build((None, *np.shape(x)[1:]))
+        model.set_weights(weights)
+    keras.utils.set_random_seed(settings.seed + 1)
+    return model
+
+
+def prune_dense(dense, plan: TrialPlan, learning_rate: float):
+    """``dense`` wrapped by ``prune_rnn`` with the plan's schedule and roles, compiled."""
+    return compile_classifier(prune_rnn(dense, plan.schedule, roles=plan.roles), learning_rate)
+
+
+def check_schedule(model, schedule: GeometricSchedule) -> None:
+    """Raise unless every pruning wrapper of ``model`` runs ``schedule``."""
+    check_model(model)
+    wrappers = [layer for layer in model.layers if isinstance(layer, PruneRecurrent)]
+    if not wrappers:
+        raise ValueError("`model` has no pruned recurrent layer: pass the model that "
+                         "ExpanderHyperModel.build(hp) returned.")
+    expected = schedule.get_config()
+    found = [w.pruning_schedule.get_config() for w in wrappers]
+    if any(config != expected for config in found):
+        raise ValueError(
+            f"The model was built with the schedule {found[0]['config']} but this training "
+            f"needs {expected['config']}: the training-set size or the prune epochs differ from "
+            "those build(hp) planned for. Call set_data_shape(x, y) before build(hp) and fit "
+            "with the same epochs."
+        )
+
+
+def load_dense_weights(pruned, dense) -> None:
+    """Give ``pruned`` (``prune_rnn`` of a model like ``dense``) the weights of ``dense``."""
+    if not pruned.built and dense.built:
+        pruned.build(dense.input_shape)
+    if len(pruned.layers) != len(dense.layers):
+        raise ValueError(f"The pruned model has {len(pruned.layers)} layers, the dense model "
+                         f"{len(dense.layers)}: not the same architecture.")
+    for layer, source in zip(pruned.layers, dense.layers, strict=True):
+        target = layer.layer if isinstance(layer, PruneRecurrent) else layer
+        target.set_weights(source.get_weights())
+
+
+def pruning_callbacks(settings: TrialSettings, callbacks: Sequence[Any],
+                      roles: tuple[str, ...]) -> tuple[RamanujanConstraint, list]:
+    """The user's callbacks plus a constraint and ``UpdatePruningStep`` unless present."""
+    callbacks = list(callbacks)
+    given = [c for c in callbacks if isinstance(c, RamanujanConstraint)]
+    if given:
+        constraint = given[0]
+    else:
+        options = {} if settings.per_gate is None else {"per_gate": settings.per_gate}
+        # guard=None: the search judges accuracy itself (its tolerance against its baseline on
+        # the validation split), so the trial keeps the paper's spectral rule alone.
+        constraint = RamanujanConstraint(roles=roles, margin=settings.margin,
+                                         undefined=settings.undefined, verbose=0, guard=None,
+                                         **options)
+        callbacks.append(constraint)
+    if not any(isinstance(c, tfmot.sparsity.keras.UpdatePruningStep) for c in callbacks):
+        callbacks.insert(0, tfmot.sparsity.keras.UpdatePruningStep())
+    return constraint, callbacks
+
+
+def baseline_value(settings: TrialSettings, baseline_accuracy: float | None,
+                   dense_accuracy: float) -> float:
+    """The accuracy a trial is compared with (``"trial"``: its own dense model)."""
+    if settings.baseline == "trial":
+        return dense_accuracy
+    if baseline_accuracy is None:
+        raise ValueError(
+            "ExpanderHyperModel.baseline_accuracy is not set: call fit_baseline(...) first "
+            "(the expander tuners do it on the first trial) or pass baseline=<accuracy>."
+        )
+    return baseline_accuracy
+
+
+def fit_pruned(settings: TrialSettings, model, dense, train: tuple, validation: tuple, *,
+               plan: TrialPlan, baseline_accuracy: float | None,
+               callbacks: Sequence[Any] = (), verbose: int = 0) -> TrialOutcome:
+    """Load the trained ``dense`` weights into ``model``, prune it under the constraint, measure.
+
+    ``model`` is trained in place (it is the model of :func:`prune_dense`); the outcome holds
+    its stripped copy.
+    """
+    (x, y), (x_val, y_val) = train, validation
+    load_dense_weights(model, dense)
+    dense_accuracy = accuracy(dense, x_val, y_val)
+    baseline = baseline_value(settings, baseline_accuracy, dense_accuracy)
+    constraint, callbacks = pruning_callbacks(settings, callbacks, plan.roles)
+    model.fit(x, y, epochs=plan.epochs, batch_size=settings.batch_size, verbose=verbose,
+              callbacks=callbacks, shuffle=True)
+    metrics = measure(model, x_val, y_val, baseline, tolerance=settings.tolerance,
+                      penalty=settings.penalty, per_gate=constraint.per_gate)
     metrics.update({
         "dense_val_accuracy": dense_accuracy,
         "frozen": float(sum(len(r) for r in constraint.frozen_layers.values())),
-        "frequency_steps": float(frequency),
-        "prune_epochs": float(epochs),
+        "frequency_steps": float(plan.frequency),
+        "prune_epochs": float(plan.epochs),
     })
-    return TrialOutcome(model=strip_pruning(pruned), metrics=metrics, constraint=constraint,
-                        hyperparameters=dict(values))
+    return TrialOutcome(model=strip_pruning(model), metrics=metrics, constraint=constraint,
+                        hyperparameters=dict(plan.values))
 
 
 def _constraint_default(name: str) -> Any:
@@ -183,9 +308,12 @@ def _counts(pruned_model, stripped) -> dict[str, float]:
     }
 
 
-def measure(hypermodel: ExpanderHyperModel, pruned_model, x_val, y_val, baseline: float, *,
+def measure(pruned_model, x_val, y_val, baseline: float, *, tolerance: float, penalty: float,
             per_gate: bool | None = None) -> dict[str, float]:
-    """Objective and constraint metrics of a trained pruned model (see the package doc)."""
+    """Objective and constraint metrics of a trained pruned model (see the package doc).
+
+    ``penalty`` is the parameter count an infeasible trial's score is built on.
+    """
     check_model(pruned_model)
     if per_gate is None:
         per_gate = _constraint_default("per_gate")
@@ -193,15 +321,15 @@ def measure(hypermodel: ExpanderHyperModel, pruned_model, x_val, y_val, baseline
     stripped = strip_pruning(pruned_model)
     counts = _counts(pruned_model, stripped)
     value = accuracy(stripped, x_val, y_val)
-    shortfall = max(0.0, (baseline - hypermodel.tolerance) - value)
+    shortfall = max(0.0, (baseline - tolerance) - value)
     # Compare with a small epsilon: accuracies are ratios of integers, the tolerance a float
-    within = value >= baseline - hypermodel.tolerance - 1e-9
+    within = value >= baseline - tolerance - 1e-9
     feasible = all_ramanujan and within
     if feasible:
         score = counts["nonzero_params"]
     else:
         violation = (0.0 if all_ramanujan else 1.0) + (0.0 if within else 1.0 + shortfall)
-        score = float(hypermodel.largest_params() * (1.0 + violation) + counts["nonzero_params"])
+        score = float(penalty * (1.0 + violation) + counts["nonzero_params"])
     metrics = {
         "score": score, "val_accuracy": value, "baseline_accuracy": float(baseline),
         "accuracy_drop": float(baseline - value), "within_tolerance": float(within),
@@ -212,33 +340,3 @@ def measure(hypermodel: ExpanderHyperModel, pruned_model, x_val, y_val, baseline
         # keras-tuner stores metrics as JSON floats: leave undefined values out
         metrics["min_delta_r"] = float(min(deltas))
     return metrics
-
-
-def call_train(hypermodel: ExpanderHyperModel, hp, args: Sequence[Any],
-               kwargs: dict[str, Any]) -> TrialOutcome:
-    """Map ``tuner.search(...)``-style arguments onto :func:`run_trial`."""
-    kwargs = dict(kwargs)
-    if len(args) > 2:
-        raise TypeError(
-            "search() takes x and y positionally and validation_data=(x_val, y_val) by "
-            f"keyword; got {len(args)} positional arguments."
-        )
-    x = args[0] if len(args) > 0 else kwargs.pop("x", None)
-    y = args[1] if len(args) > 1 else kwargs.pop("y", None)
-    if x is None or y is None:
-        raise TypeError("search() needs the training data: tuner.search(x, y, "
-                        "validation_data=(x_val, y_val)).")
-    validation_data = kwargs.pop("validation_data", None)
-    callbacks = kwargs.pop("callbacks", None) or []
-    verbose = kwargs.pop("verbose", 0)
-    epochs = kwargs.pop("epochs", None)
-    kwargs.pop("initial_epoch", None)  # Hyperband: we retrain from scratch (see ExpanderHyperband)
-    if kwargs:
-        raise TypeError(
-            f"Unsupported search()/fit arguments {sorted(kwargs)}: the expander trial takes x, y, "
-            "validation_data, callbacks, verbose and epochs (the prune phase); set batch size "
-            "and epochs of the dense phase on ExpanderHyperModel."
-        )
-    # verbose=1 is keras-tuner's per-trial report; only 2 also shows Keras's epoch lines
-    return run_trial(hypermodel, hp, x, y, validation_data, callbacks=callbacks,
-                     verbose=2 if verbose == 2 else 0, prune_epochs=epochs)

@@ -2,8 +2,9 @@
 
 keras-tuner imports Keras 3 and its ``Tuner`` rejects the tf_keras models TF-MOT needs
 (``FatalTypeError``, keras-tuner issue 1039), so :class:`ExpanderTunerMixin` overrides
-``run_trial`` (train with tf_keras ourselves and return the metrics dict), ``save_model`` and
-``load_model`` (a ``.keras`` file of the stripped model per trial).
+``run_trial`` (``build(hp)`` and ``fit(hp, model, ...)`` with tf_keras, returning the metrics
+dict), ``save_model`` and ``load_model`` (a ``.keras`` file of the stripped model per trial) and
+``_populate_initial_space`` (declare the space without a build: ``build`` needs the data).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import tensorflow_model_optimization as tfmot
 from tf_expander_pruning.core.keras_compat import keras
 from tf_expander_pruning.research.tuning.hypermodel import ExpanderHyperModel
 from tf_expander_pruning.research.tuning.results import trial_table
-from tf_expander_pruning.research.tuning.trial import call_train
+from tf_expander_pruning.research.tuning.trial import check_trial_data, fit_arguments
 
 __all__ = [
     "OBJECTIVE", "ExpanderTunerMixin", "expander_tuner", "ExpanderRandomSearch",
@@ -113,39 +114,45 @@ class ExpanderTunerMixin:
         super().__init__(hypermodel=hypermodel, objective=objective or OBJECTIVE, **kwargs)
 
     # keras-tuner calls these; they must not build Keras 3 models.
+    def _populate_initial_space(self) -> None:
+        """Declare the search space without building a model.
+
+        keras-tuner's default also calls ``build(hp)`` to find conditional hyperparameters
+        (the expander space has none), and this ``build`` needs the training data, which the
+        tuner sees only in ``search`` (keras-tuner keeps this method for such hypermodels).
+        """
+        hp = self.oracle.get_space()
+        self.hypermodel.declare_hyperparameters(hp)
+        self.oracle.update_space(hp)
+
     def run_trial(self, trial, *args, **kwargs) -> dict[str, float]:
-        """Train one trial with tf_keras and return its metrics (objective + constraint)."""
+        """``build(hp)``, then ``fit`` that model with tf_keras; return its metrics."""
         hp = trial.hyperparameters
         hypermodel: ExpanderHyperModel = self.hypermodel
-        kwargs = dict(kwargs)
-        if "tuner/epochs" in hp.values:
-            # Hyperband's budget. Warm starts from an earlier bracket are not used: a stripped
-            # model cannot resume constrained pruning, so each trial restarts from the seed.
-            kwargs["epochs"] = hp.values["tuner/epochs"]
-        kwargs["callbacks"] = trial_callbacks(kwargs.pop("callbacks", None) or [],
-                                              trial.trial_id)
+        arguments = fit_arguments(args, kwargs)
+        # Hyperband's budget. Warm starts from an earlier bracket are not used: a stripped
+        # model cannot resume constrained pruning, so each trial restarts from the seed.
+        epochs = hp.values.get("tuner/epochs", arguments.epochs)
+        callbacks = trial_callbacks(arguments.callbacks, trial.trial_id)
+        x, y, x_val, y_val = check_trial_data(arguments.x, arguments.y,
+                                              arguments.validation_data)
+        hypermodel.set_data_shape(x, y, y_val)
         if hypermodel.baseline == "reference" and hypermodel.baseline_accuracy is None:
-            self._ensure_baseline(args, kwargs)
-        outcome = call_train(hypermodel, hp, args, kwargs)
+            self._ensure_baseline(x, y, x_val, y_val)
+        model = hypermodel.pruned_model(hp, epochs=epochs)
+        outcome = hypermodel.fit_trial(hp, model, x, y, (x_val, y_val), callbacks=callbacks,
+                                       verbose=arguments.verbose, epochs=epochs)
         self.save_model(trial.trial_id, outcome.model)
         return outcome.metrics
 
-    def _ensure_baseline(self, args, kwargs) -> None:
+    def _ensure_baseline(self, x, y, x_val, y_val) -> None:
         path = os.path.join(self.project_dir, _BASELINE_FILE)
         hypermodel: ExpanderHyperModel = self.hypermodel
         if os.path.exists(path):  # a resumed search keeps its reference
             with open(path) as handle:
                 hypermodel.baseline_accuracy = float(json.load(handle)["baseline_accuracy"])
             return
-        x = args[0] if args else kwargs.get("x")
-        y = args[1] if len(args) > 1 else kwargs.get("y")
-        validation = kwargs.get("validation_data")
-        if x is None or y is None or validation is None or len(validation) != 2:
-            raise ValueError(
-                "search(x, y, validation_data=(x_val, y_val)) is required: the reference dense "
-                "model is trained on x, y and evaluated on the validation data."
-            )
-        accuracy = hypermodel.fit_baseline(x, y, *validation)
+        accuracy = hypermodel.fit_baseline(x, y, x_val, y_val)
         with open(path, "w") as handle:
             json.dump({
                 "baseline_accuracy": accuracy, "cell": hypermodel.cells[0],
