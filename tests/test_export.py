@@ -1,7 +1,7 @@
 """Tests for tf_expander_pruning.export: the measured support matrix, crash isolation, C arrays,
 size reports and compact().
 
-Every cell of {SimpleRNN, LSTM, GRU, Bidirectional(LSTM), stacked LSTM->GRU} x {fp32, dynamic,
+Every cell of {SimpleRNN, LSTM, GRU, Bidirectional(LSTM), stacked LSTM->GRU} x {float32, dynamic,
 float16, int8} x {LiteRT, TFLM} is a test.  Each layer type is trained once (module scope) on the
 digits train split; int8 agreement is measured on the digits test split.
 """
@@ -59,12 +59,12 @@ def zoo(digits):
 @pytest.mark.slow
 @pytest.mark.parametrize("runtime", export.RUNTIMES)
 @pytest.mark.parametrize("kind", KINDS)
-def test_fp32_matches_keras(zoo, kind, runtime):
+def test_float32_matches_keras(zoo, kind, runtime):
     data = zoo.tflite(kind, None)
     assert export.quantization_of(data) == "float32"
     report = export.verify(data, zoo.model(kind), zoo.x_test[:100], runtime=runtime,
                            labels=zoo.y_test[:100])
-    print(f"\nMATRIX {kind} fp32 {report} bytes={len(data)}")
+    print(f"\nMATRIX {kind} float32 {report} bytes={len(data)}")
     assert report.max_abs_diff <= 1e-5, report
     assert report.argmax_agreement == 1.0
     if runtime == "tflm":
