@@ -122,6 +122,7 @@ class RamanujanConstraint(keras.callbacks.Callback):
         self._epoch = 0
         self._siblings = None
         self._paired = None
+        self._watches_validation = True
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments (``criterion`` may be a callable)."""
@@ -142,9 +143,12 @@ class RamanujanConstraint(keras.callbacks.Callback):
     @property
     def spectral_stops(self) -> bool:
         """Does a failed spectral check freeze the matrix?  ``spectral="auto"``: only when the
-        guard is off (the paper's rule); with the guard it is recorded, not obeyed (see
-        ``docs/results.md``: on these data sets it stopped short of the accuracy knee)."""
-        return self.spectral == "stop" or (self.spectral == "auto" and not self.guard)
+        guard is off (the paper's rule) or the fit has no validation data (the guard then sees
+        only the training metric); with the guard on validation data it is recorded, not
+        obeyed (``docs/results.md``: on these data sets it stopped short of the knee)."""
+        if self.spectral != "auto":
+            return self.spectral == "stop"
+        return not self.guard or not self._watches_validation
 
     # ------------------------------------------------------------------ Keras hooks
     def on_train_begin(self, logs=None) -> None:
@@ -163,6 +167,7 @@ class RamanujanConstraint(keras.callbacks.Callback):
         """Where pruning starts, on the fit's validation data (before its first step)."""
         setup.warn_unshuffled_validation_split(self)
         validation = setup.fit_validation(model)
+        self._watches_validation = setup.fit_has_validation()
         fresh = not any(bool(e.frozen.numpy()) for e in self._entries)
         if self.baseline is None and fresh:
             start = setup.starting_value(model, self.monitor, validation)

@@ -24,7 +24,7 @@ from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper im
 __all__ = [
     "checked_entries", "warn_frequency", "check_update_pruning_step", "MISSING_UPDATE_STEP",
     "sibling_callbacks", "warn_unshuffled_validation_split", "starting_value", "fit_locals",
-    "fit_validation", "class_labels",
+    "fit_validation", "fit_has_validation", "class_labels",
 ]
 
 logger = logging.getLogger("tf_expander_pruning.constraint")
@@ -188,6 +188,13 @@ def warn_unshuffled_validation_split(callback: Any) -> str | None:
     logger.warning(message)
     warnings.warn(message, UserWarning, stacklevel=3)
     return message
+
+
+def fit_has_validation() -> bool:
+    """Does the running fit have validation data (``validation_data`` or ``validation_split``)?
+    True when no fit is found (a direct call: assume the guard can watch one)."""
+    found = fit_locals()
+    return found is None or found.get("validation_data") is not None
 
 
 def fit_validation(model) -> dict[str, Any] | None:
