@@ -42,7 +42,7 @@ def results(entries: Sequence[PrunedWeight], history: Sequence[dict[str, Any]],
     rows = []
     for entry in entries:
         mask = np.asarray(entry.mask.numpy())
-        gate, report = criterion.worst(runner.analyse(entry, mask != 0))
+        gate, report = criterion.worst(runner.gate_reports(entry, mask != 0))
         frozen = bool(entry.frozen.numpy())
         sparsity = mask_sparsity(mask)
         mine = [r for r in history if r["layer"] == entry.layer and r["role"] == entry.role]

@@ -55,7 +55,9 @@ class CheckRunner:
         self.per_gate = per_gate
         self.cache = SpectralCache()
 
-    def analyse(self, entry: PrunedWeight, mask: np.ndarray) -> list[tuple[Any, SpectralReport]]:
+    def gate_reports(self, entry: PrunedWeight,
+                     mask: np.ndarray) -> list[tuple[Any, SpectralReport]]:
+        """``[(gate, report)]`` of ``mask``, per gate block (or the whole matrix)."""
         reports = []
         for gate, graph in graph_blocks(entry, mask, self.per_gate):
             with single_threaded_blas():

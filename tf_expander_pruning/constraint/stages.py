@@ -58,7 +58,7 @@ class SpectralStage:
     def check_one(self, model, entry: PrunedWeight, step: int, epoch: int):
         """(records, worst failing (gate, report), sparsity if it failed else None)."""
         mask = np.asarray(entry.mask.numpy()) != 0
-        reports = self.runner.analyse(entry, mask)
+        reports = self.runner.gate_reports(entry, mask)
         outcomes = [self.criterion.outcome(report) for _, report in reports]
         rows = [spectral_record(entry, step, epoch, gate, report, outcome)
                 for (gate, report), outcome in zip(reports, outcomes, strict=True)]

@@ -6,7 +6,7 @@
    is pruned until it stops being a Ramanujan expander, then frozen;
 4. dense vs pruned accuracy, final sparsity and Delta_r per weight, where each froze; the
    history CSV and a plot are written to the output folder;
-5. deployment: the pruned model exported to TFLite (fp32, dynamic, int8), run in LiteRT and
+5. deployment: the pruned model exported to TFLite (float32, dynamic, int8), run in LiteRT and
    TensorFlow Lite for Microcontrollers, with a size/accuracy table.
 
 Run: ``python -m tf_expander_pruning.research.demo --out demo_output`` (``make demo``).
