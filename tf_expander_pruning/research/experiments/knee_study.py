@@ -59,10 +59,6 @@ def validation_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndar
     return rng.permutation(np.concatenate(fit)), rng.permutation(np.concatenate(val))
 
 
-def _always_passes(_report) -> bool:
-    return True
-
-
 def _stop_method(name: str, config: ExperimentConfig, steps: int):
     """``(schedule, constraint, epochs)`` of one stop method."""
     from tf_expander_pruning.constraint.callback import RamanujanConstraint
@@ -76,9 +72,6 @@ def _stop_method(name: str, config: ExperimentConfig, steps: int):
     options = {
         "knee": {},
         "knee_spectral": {"spectral": "stop"},
-        "knee_no_spectral": {"criterion": _always_passes},
-        "knee_drop1": {"max_drop": 0.01},
-        "knee_drop15": {"max_drop": 0.015},
         "first_failure": {"max_retries": 0, "patience": 0, "spectral": "stop"},
         "paper": {"guard": None},
     }[name]
