@@ -298,3 +298,38 @@ def test_noise_margin_records_the_paired_noise_of_each_try():
     tries = [r for r in constraint.history if r["stopped_by"] == "guard"]
     assert tries and all(r["noise"] is not None and 0 <= r["noise"] <= 1 for r in tries)
     assert constraint.get_config()["noise_margin"] == 1.0
+
+
+def test_the_loss_test_fails_a_try_whose_accuracy_held():
+    """max_loss_rise: a try fails when the validation loss rose more than that fraction above
+    its value where pruning started, whatever the accuracy did."""
+    from tf_expander_pruning.constraint.guard import ValidationGuard
+
+    guard = ValidationGuard("val_accuracy", 0.02, max_loss_rise=1.0)
+    guard.start_loss = 0.1
+    assert guard.loss_ok(0.2) and not guard.loss_ok(0.2001) and not guard.loss_ok(float("nan"))
+    assert ValidationGuard("val_accuracy", 0.02).loss_ok(5.0)  # off
+    x, y = _four_classes()
+    logged = {}
+
+    class Losses(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logged[epoch] = logs["val_loss"]
+
+    keras.utils.set_random_seed(0)
+    dense = keras.Sequential([keras.Input(x.shape[1:]), keras.layers.GRU(8), keras.layers.Dense(4)])
+    model = prune_rnn(dense, GeometricSchedule(rate=0.5, frequency=4, begin_step=5))
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    strict = RamanujanConstraint(verbose=0, max_drop=0.9, max_loss_rise=0.05, patience=0)
+    model.fit(x, y, epochs=6, batch_size=16, verbose=0, validation_split=0.25,
+              callbacks=[tfmot.sparsity.keras.UpdatePruningStep(), strict, Losses()])
+    start = strict._guard.start_loss
+    tries = [r for r in strict.history if r["stopped_by"] == "guard" and r["role"] == "W_hh"]
+    assert tries and start is not None
+    for r in tries:  # the accuracy held (max_drop=0.9): the loss alone decided
+        assert r["passed"] == (logged[r["epoch"]] <= start * 1.05), (r, logged, start)
+    assert any(not r["passed"] for r in tries)  # the loss test did fail a try
+    with pytest.raises(ValueError, match="max_loss_rise"):
+        RamanujanConstraint(max_loss_rise=0.0)
+    assert RamanujanConstraint().get_config()["max_loss_rise"] == 1.0

@@ -102,6 +102,8 @@ def check_arguments(args: dict[str, Any]) -> dict[str, Any]:
         max_retries=check_int(args["max_retries"], "max_retries", minimum=0),
         patience=check_int(args["patience"], "patience", minimum=0, maximum=1),
         noise_margin=check_real(args["noise_margin"], "noise_margin", minimum=0.0, maximum=5.0),
+        max_loss_rise=check_real(args["max_loss_rise"], "max_loss_rise", minimum=0.0,
+                                 maximum=100.0, open_interval=True, allow_none=True),
         baseline=check_real(args["baseline"], "baseline", allow_none=True),
     )
     for flag in ("per_gate", "restore_last_good_mask", "stop_training_when_all_frozen"):

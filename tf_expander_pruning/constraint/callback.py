@@ -62,7 +62,8 @@ class RamanujanConstraint(keras.callbacks.Callback):
     failure); with ``patience=1`` a try that fails its first check is judged again after one
     more recovery window before it is rolled back; a try passes only when its drop plus
     ``noise_margin`` paired standard errors (rows whose verdict flipped, on the validation
-    data) is within ``max_drop``.  Output:
+    data) is within ``max_drop``; with ``max_loss_rise`` the validation loss may also rise at
+    most that fraction above its value where pruning started.  Output:
     ``log_dir`` (TensorBoard), ``csv_path`` (history streamed while training), ``verbose``
     (0, 1 a line per freeze, 2 also per check), ``stop_training_when_all_frozen``.
 
@@ -92,6 +93,7 @@ class RamanujanConstraint(keras.callbacks.Callback):
         patience: int = 1,
         spectral: str = "auto",
         noise_margin: float = 0.0,
+        max_loss_rise: float | None = 1.0,
     ) -> None:
         super().__init__()
         args = check_arguments({
@@ -102,6 +104,7 @@ class RamanujanConstraint(keras.callbacks.Callback):
             "monitor": monitor, "max_drop": max_drop, "baseline": baseline, "mode": mode,
             "min_step": min_step, "max_retries": max_retries, "patience": patience,
             "spectral": spectral, "noise_margin": noise_margin,
+            "max_loss_rise": max_loss_rise,
         })
         for name, value in args.items():
             setattr(self, name, value)
@@ -115,7 +118,8 @@ class RamanujanConstraint(keras.callbacks.Callback):
 
     def _reset_runtime(self) -> None:
         self._tensorboard = TensorBoardSink(self.log_dir)
-        self._guard = guards.ValidationGuard(self.monitor, self.max_drop, self.baseline, self.mode)
+        self._guard = guards.ValidationGuard(self.monitor, self.max_drop, self.baseline, self.mode,
+                                             self.max_loss_rise)
         self._entries: list[PrunedWeight] = []
         self._frozen: set[int] = set()
         self._ready = False
@@ -129,7 +133,7 @@ class RamanujanConstraint(keras.callbacks.Callback):
         names = ("criterion", "margin", "per_gate", "undefined", "restore_last_good_mask",
                  "stop_training_when_all_frozen", "log_dir", "verbose", "csv_path", "guard",
                  "monitor", "max_drop", "baseline", "mode", "min_step", "max_retries",
-                 "patience", "spectral", "noise_margin")
+                 "patience", "spectral", "noise_margin", "max_loss_rise")
         return {"roles": list(self.roles), **{name: getattr(self, name) for name in names}}
 
     def __deepcopy__(self, memo):
@@ -170,9 +174,10 @@ class RamanujanConstraint(keras.callbacks.Callback):
         self._watches_validation = setup.fit_has_validation()
         fresh = not any(bool(e.frozen.numpy()) for e in self._entries)
         if self.baseline is None and fresh:
-            start = setup.starting_value(model, self.monitor, validation)
-            if start is not None:
-                self._guard.observe_start(start, measured=True)
+            values = setup.starting_values(model, validation)
+            if self.monitor.startswith("val_") and self.monitor[4:] in values:
+                self._guard.observe_start(values[self.monitor[4:]], measured=True)
+            self._guard.start_loss = values.get("loss")
         if self.noise_margin and is_accuracy_key(self.monitor):
             paired = PairedAccuracy.from_validation(validation)
             self._paired = paired if paired is not None and paired.start(model) else None

@@ -23,7 +23,7 @@ from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper im
 
 __all__ = [
     "checked_entries", "warn_frequency", "check_update_pruning_step", "MISSING_UPDATE_STEP",
-    "sibling_callbacks", "warn_unshuffled_validation_split", "starting_value", "fit_locals",
+    "sibling_callbacks", "warn_unshuffled_validation_split", "starting_values", "fit_locals",
     "fit_validation", "fit_has_validation", "class_labels",
 ]
 
@@ -218,17 +218,17 @@ def fit_validation(model) -> dict[str, Any] | None:
     return parts
 
 
-def starting_value(model, monitor: str, validation: dict[str, Any] | None) -> float | None:
-    """``monitor`` of ``model`` on the fit's ``validation`` data (see :func:`fit_validation`),
-    before any training step: where pruning starts.  None when it cannot be measured here; the
-    guard then takes its reference from the epoch ends before the first mask update."""
-    if validation is None or not monitor.startswith("val_"):
-        return None
+def starting_values(model, validation: dict[str, Any] | None) -> dict[str, float]:
+    """The compiled metrics and loss of ``model`` on the fit's ``validation`` data (see
+    :func:`fit_validation`), before any training step: where pruning starts.  Empty when they
+    cannot be measured here; the guard then takes its reference from the epoch ends before
+    the first mask update."""
+    if validation is None:
+        return {}
     try:
         values = model.evaluate(**validation, verbose=0, return_dict=True)
     except Exception as error:  # any failure here must not stop the user's fit
-        logger.info("RamanujanConstraint: could not measure the starting %s (%s)", monitor,
-                    error)
-        return None
-    value = values.get(monitor[len("val_"):])
-    return None if value is None or not np.isfinite(value) else float(value)
+        logger.info("RamanujanConstraint: could not measure the starting values (%s)", error)
+        return {}
+    return {key: float(value) for key, value in values.items()
+            if value is not None and np.isfinite(value)}

@@ -79,7 +79,8 @@ class ValidationGuard:
     """
 
     def __init__(self, monitor: str, max_drop: float, baseline: float | None = None,
-                 mode: str = "auto") -> None:
+                 mode: str = "auto", max_loss_rise: float | None = None) -> None:
+        self.max_loss_rise = max_loss_rise
         self.monitor = monitor
         self.max_drop = float(max_drop)
         self.baseline = None if baseline is None else float(baseline)
@@ -90,6 +91,7 @@ class ValidationGuard:
         self.best: float | None = None
         self.start_values: list[float] = []
         self.start_measured: float | None = None  # evaluated before the fit's first step
+        self.start_loss: float | None = None  # the loss there (for ``max_loss_rise``)
         self.key: str | None = None  # the log key actually read (after any fallback)
         self.announced = False
 
@@ -152,6 +154,13 @@ class ValidationGuard:
             value - reference)
         return float(worse)
 
+    def loss_ok(self, loss: float | None) -> bool:
+        """With ``max_loss_rise``: is ``loss`` at most that fraction above the loss where
+        pruning started?  (True when either is unknown.)"""
+        if self.max_loss_rise is None or self.start_loss is None or loss is None:
+            return True
+        return bool(np.isfinite(loss)) and loss <= self.start_loss * (1 + self.max_loss_rise)
+
     def judge(self, value: float, noise: float = 0.0) -> bool:
         """True when ``value`` is within ``max_drop`` of the reference by more than ``noise``
         (in the metric's unit; see :mod:`.paired`).  A NaN fails."""
@@ -207,6 +216,7 @@ class GuardStage:
         self.search = search
         self.noise, self.noise_margin = noise, float(noise_margin)
         self.last_noise: float | None = None
+        self.loss_ok = True
         self.safe: SafePoint | None = None
         self.started = False  # has any mask changed since the fit began?
         self.waited: set[int] = set()  # matrices whose current try already had an extra window
@@ -255,6 +265,8 @@ class GuardStage:
             return []
         self.last_value = (key, value, step)
         self.last_noise = self.noise(model) if self.noise is not None else None
+        loss = logs.get("val_loss" if key.startswith("val_") else "loss")
+        self.loss_ok = self.guard.loss_ok(None if loss is None else float(loss))
         records = self.verdict(model, moved, key, value, step, epoch, frozen, final)
         for record in records:
             record["noise"] = self.last_noise
@@ -263,7 +275,7 @@ class GuardStage:
     def verdict(self, model, moved: list[int], key: str, value: float, step: int, epoch: int,
                 frozen: set[int], final: bool) -> Records:
         """Accept, wait or roll back the current try."""
-        if self.guard.judge(value, self.noise_margin * (self.last_noise or 0.0)):
+        if self.guard.judge(value, self.noise_margin * (self.last_noise or 0.0)) and self.loss_ok:
             records = self.accept(moved, value, step, epoch, frozen)
             self.safe = take_safe_point(model, self.entries, step)
             self.waited.clear()

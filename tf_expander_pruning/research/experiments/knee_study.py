@@ -11,6 +11,7 @@ are never memorised); every method then prunes that same dense model on the fitt
   defaults (the knee search; the spectral test recorded, not obeyed), watching
   ``val_accuracy`` on the validation part; it may use twice the budget, as a mask update every
   ``max(finetune_epochs, 2)`` epochs;
+* ``knee_no_loss``: the same without the loss test (``max_loss_rise=None``);
 * ``knee_spectral``: the same with the spectral test freezing a matrix that fails it
   (``spectral="stop"``);
 * ``first_failure``: the guard of issue 16 with the spectral stop, frozen for good at the first
@@ -44,7 +45,7 @@ from tf_expander_pruning.research.experiments.training import (
 __all__ = ["KNEE_METHODS", "validation_split", "run_knee_study", "measure_noise", "main"]
 
 #: Stop methods of the study, in table order.
-KNEE_METHODS = ("knee", "knee_spectral", "first_failure", "paper")
+KNEE_METHODS = ("knee", "knee_no_loss", "knee_spectral", "first_failure", "paper")
 
 
 def validation_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -72,6 +73,7 @@ def _stop_method(name: str, config: ExperimentConfig, steps: int):
     options = {
         "knee": {},
         "knee_spectral": {"spectral": "stop"},
+        "knee_no_loss": {"max_loss_rise": None},
         "first_failure": {"max_retries": 0, "patience": 0, "spectral": "stop"},
         "paper": {"guard": None},
     }[name]
