@@ -36,6 +36,10 @@ __all__ = [
 
 logger = logging.getLogger("tf_expander_pruning.constraint")
 
+#: The smallest rise of the validation loss (in its unit, nats for cross-entropy) that the
+#: loss test counts, whatever ``max_loss_rise`` says.
+LOSS_FLOOR = 0.05
+
 #: A failed check is borderline (worth one more recovery window) when the metric fell by at
 #: most this many times ``max_drop``; a larger fall is rolled back at once.
 BORDERLINE = 3.0
@@ -156,10 +160,13 @@ class ValidationGuard:
 
     def loss_ok(self, loss: float | None) -> bool:
         """With ``max_loss_rise``: is ``loss`` at most that fraction above the loss where
-        pruning started?  (True when either is unknown.)"""
+        pruning started, or at most :data:`LOSS_FLOOR` above it when that is more (a model
+        that fits its data almost perfectly doubles a tiny loss with no loss of accuracy)?
+        True when either loss is unknown."""
         if self.max_loss_rise is None or self.start_loss is None or loss is None:
             return True
-        return bool(np.isfinite(loss)) and loss <= self.start_loss * (1 + self.max_loss_rise)
+        allowed = max(self.max_loss_rise * self.start_loss, LOSS_FLOOR)
+        return bool(np.isfinite(loss)) and loss <= self.start_loss + allowed
 
     def judge(self, value: float, noise: float = 0.0) -> bool:
         """True when ``value`` is within ``max_drop`` of the reference by more than ``noise``
@@ -350,9 +357,12 @@ class GuardStage:
             then = "frozen" if done else f"next try {self.search.target(index):.3f}"
             noise = self.noise_margin * (self.last_noise or 0.0)
             margin = f" + noise {noise:.4f}" if noise else ""
+            why = (f"drop {self.guard.drop(value):.4f}{margin} > max_drop={self.guard.max_drop:g}"
+                   if self.loss_ok else f"validation loss rose more than max_loss_rise="
+                   f"{self.guard.max_loss_rise:g} (drop {self.guard.drop(value):.4f})")
             self.say(
                 f"{entry.layer}: {entry.role} guard: {key}={value:.4f} against {reference:.4f}: "
-                f"drop {self.guard.drop(value):.4f}{margin} > max_drop={self.guard.max_drop:g} "
+                f"{why} "
                 f"at sparsity {failing[index]:.3f}; rolled back to {back:.3f} (step "
                 f"{self.safe.step}, the last state that passed both tests), {then}")
         # The weights last: putting a mask back applies every mask of its wrapper, and a
