@@ -169,9 +169,10 @@ class RamanujanConstraint(keras.callbacks.Callback):
 
     def _measure_start(self, model) -> None:
         """Where pruning starts, on the fit's validation data (before its first step)."""
-        setup.warn_unshuffled_validation_split(self)
-        validation = setup.fit_validation(model)
-        self._watches_validation = setup.fit_has_validation()
+        found = setup.fit_locals()  # the running fit's arguments, read once
+        setup.warn_unshuffled_validation_split(found)
+        validation = setup.fit_validation(model, found)
+        self._watches_validation = setup.fit_has_validation(found)
         fresh = not any(bool(e.frozen.numpy()) for e in self._entries)
         if self.baseline is None and fresh:
             values = setup.starting_values(model, validation)

@@ -159,11 +159,11 @@ def class_labels(y: Any) -> np.ndarray | None:
     return y.reshape(-1)
 
 
-def warn_unshuffled_validation_split(callback: Any) -> str | None:
+def warn_unshuffled_validation_split(found: dict[str, Any] | None) -> str | None:
     """Warn when ``fit(validation_split=...)`` held out a slice whose classes differ from the
     training rows: Keras takes the *last* rows, unshuffled, so data stored by class gives the
-    guard a validation set of one or two classes.  Returns the message (None: nothing to say)."""
-    found = fit_locals()
+    guard a validation set of one or two classes.  ``found``: :func:`fit_locals`.  Returns the
+    message (None: nothing to say)."""
     if not found or not found.get("validation_split") or found.get("validation_data") is None:
         return None
     validation = found["validation_data"]
@@ -190,18 +190,18 @@ def warn_unshuffled_validation_split(callback: Any) -> str | None:
     return message
 
 
-def fit_has_validation() -> bool:
-    """Does the running fit have validation data (``validation_data`` or ``validation_split``)?
-    True when no fit is found (a direct call: assume the guard can watch one)."""
-    found = fit_locals()
+def fit_has_validation(found: dict[str, Any] | None) -> bool:
+    """Does the running fit (``found``: :func:`fit_locals`) have validation data
+    (``validation_data`` or ``validation_split``)?  True when no fit is found (a direct call:
+    assume the guard can watch one)."""
     return found is None or found.get("validation_data") is not None
 
 
-def fit_validation(model) -> dict[str, Any] | None:
-    """The running fit's validation data as ``model.evaluate`` keyword arguments (``x``,
-    ``y``, ``sample_weight``, ``batch_size``, ``steps``); None without validation data or under
-    a distribution strategy (the callback then works from the logged values only)."""
-    found = fit_locals()
+def fit_validation(model, found: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The validation data of the running fit (``found``: :func:`fit_locals`) as
+    ``model.evaluate`` keyword arguments (``x``, ``y``, ``sample_weight``, ``batch_size``,
+    ``steps``); None without validation data or under a distribution strategy (the callback
+    then works from the logged values only)."""
     if not found or found.get("validation_data") is None:
         return None
     strategy = getattr(model, "distribute_strategy", None)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from tf_expander_pruning.constraint.knee import KneeSearch
-from tf_expander_pruning.constraint.policy import FreezeKeeper, apply_freeze
+from tf_expander_pruning.constraint.policy import FreezeKeeper, apply_freeze, set_mask
 from tf_expander_pruning.constraint.records import guard_record
 from tf_expander_pruning.constraint.watcher import UpdateWatcher
 from tf_expander_pruning.core.layers import mask_sparsity
@@ -203,13 +203,6 @@ def pruned_since(entries, safe: SafePoint) -> list[int]:
     ]
 
 
-def restore_mask(entry: PrunedWeight, keep: np.ndarray) -> None:
-    """Make ``keep`` the matrix's mask (and rollback point) and zero the weights it removes."""
-    entry.mask.assign(keep.astype(entry.mask.dtype.as_numpy_dtype))
-    entry.wrapper.pruning_obj.weight_mask_op()
-    entry.good_mask.assign(entry.mask)
-
-
 class GuardStage:
     """At an epoch end that closes a recovery window, judge the try: a pass makes the state the
     safe point, a failure rolls every matrix pruned since then back to it (weights included).
@@ -223,6 +216,7 @@ class GuardStage:
         self.search = search
         self.noise, self.noise_margin = noise, float(noise_margin)
         self.last_noise: float | None = None
+        self.margin = 0.0  # noise_margin * last_noise, added to the drop of the current check
         self.loss_ok = True
         self.safe: SafePoint | None = None
         self.started = False  # has any mask changed since the fit began?
@@ -272,6 +266,7 @@ class GuardStage:
             return []
         self.last_value = (key, value, step)
         self.last_noise = self.noise(model) if self.noise is not None else None
+        self.margin = self.noise_margin * (self.last_noise or 0.0)
         loss = logs.get("val_loss" if key.startswith("val_") else "loss")
         self.loss_ok = self.guard.loss_ok(None if loss is None else float(loss))
         records = self.verdict(model, moved, key, value, step, epoch, frozen, final)
@@ -282,7 +277,7 @@ class GuardStage:
     def verdict(self, model, moved: list[int], key: str, value: float, step: int, epoch: int,
                 frozen: set[int], final: bool) -> Records:
         """Accept, wait or roll back the current try."""
-        if self.guard.judge(value, self.noise_margin * (self.last_noise or 0.0)) and self.loss_ok:
+        if self.guard.judge(value, self.margin) and self.loss_ok:
             records = self.accept(moved, value, step, epoch, frozen)
             self.safe = take_safe_point(model, self.entries, step)
             self.waited.clear()
@@ -349,14 +344,13 @@ class GuardStage:
                 frozen.add(index)
                 self.keeper.remember(index, "guard" if first else None)
             else:
-                restore_mask(entry, self.safe.masks[index])
+                set_mask(entry, self.safe.masks[index])
             self.retarget(index, frozen)
             records.append(guard_record(entry, step, epoch, failing[index], value, passed=False,
                                         frozen=done, reference=reference, step_size=size,
                                         action="frozen" if done else "retry"))
             then = "frozen" if done else f"next try {self.search.target(index):.3f}"
-            noise = self.noise_margin * (self.last_noise or 0.0)
-            margin = f" + noise {noise:.4f}" if noise else ""
+            margin = f" + noise {self.margin:.4f}" if self.margin else ""
             why = (f"drop {self.guard.drop(value):.4f}{margin} > max_drop={self.guard.max_drop:g}"
                    if self.loss_ok else f"validation loss rose more than max_loss_rise="
                    f"{self.guard.max_loss_rise:g} (drop {self.guard.drop(value):.4f})")

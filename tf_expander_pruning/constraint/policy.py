@@ -17,7 +17,7 @@ import numpy as np
 from tf_expander_pruning.core.layers import mask_sparsity
 from tf_expander_pruning.pruning.wrapper import PrunedWeight
 
-__all__ = ["FrozenState", "FreezeKeeper", "RestoreHooks", "apply_freeze"]
+__all__ = ["FrozenState", "FreezeKeeper", "RestoreHooks", "apply_freeze", "set_mask"]
 
 
 @dataclass
@@ -30,16 +30,23 @@ class FrozenState:
     stopped_by: str
 
 
+def set_mask(entry: PrunedWeight, keep: np.ndarray) -> None:
+    """Make ``keep`` the matrix's mask (and rollback point) and zero the weights it removes."""
+    entry.mask.assign(keep.astype(entry.mask.dtype.as_numpy_dtype))
+    # Zero what the kept mask removes (re-applying all masks of the wrapper is cheap).
+    entry.wrapper.pruning_obj.weight_mask_op()
+    entry.good_mask.assign(entry.mask)
+
+
 def apply_freeze(entry: PrunedWeight, step: int, keep: np.ndarray | None) -> None:
-    """Set the frozen flag; with ``keep`` make it the mask (and rollback point) and zero the
-    weights it removes, else freeze the current mask as it is."""
+    """Set the frozen flag; with ``keep`` make it the mask (:func:`set_mask`), else freeze the
+    current mask as it is."""
     entry.frozen.assign(True)
     entry.frozen_step.assign(step)
     if keep is not None:
-        entry.mask.assign(keep.astype(entry.mask.dtype.as_numpy_dtype))
-        # Zero what the kept mask removes (re-applying all masks of the wrapper is cheap).
-        entry.wrapper.pruning_obj.weight_mask_op()
-    entry.good_mask.assign(entry.mask)
+        set_mask(entry, keep)
+    else:
+        entry.good_mask.assign(entry.mask)
 
 
 class FreezeKeeper:

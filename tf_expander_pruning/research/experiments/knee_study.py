@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from tf_expander_pruning.research.experiments.stopping import STOP_TARGETS
 from tf_expander_pruning.research.experiments.training import (
     ExperimentData,
     compile_model,
+    fit_pruned,
     train_dense,
 )
 
@@ -119,8 +119,7 @@ def _row(config, seed, name, target, pruned, constraint, data, seconds, epochs):
 
 
 def _run_one(config, data, split, dense, seed, name, target):
-    from tf_expander_pruning.core.keras_compat import keras, tfmot
-    from tf_expander_pruning.pruning.wrapper import prune_rnn
+    from tf_expander_pruning.core.keras_compat import keras
 
     fit, val = split
     steps = math.ceil(len(fit) / config.batch_size)
@@ -129,16 +128,9 @@ def _run_one(config, data, split, dense, seed, name, target):
         schedule, constraint, epochs = _stop_method(name, config, steps)
     else:
         schedule, constraint, epochs = _fixed_method(target, config, steps)
-    callbacks = [tfmot.sparsity.keras.UpdatePruningStep()]
-    if constraint is not None:
-        callbacks.append(constraint)
-    pruned = prune_rnn(dense, schedule)
-    compile_model(pruned, config.finetune_learning_rate)
-    started = time.perf_counter()
-    pruned.fit(data.x_train[fit], data.y_train[fit], epochs=epochs,
-               batch_size=config.batch_size, verbose=0, callbacks=callbacks,
-               validation_data=(data.x_train[val], data.y_train[val]))
-    seconds = time.perf_counter() - started
+    pruned, seconds = fit_pruned(dense, schedule, constraint, config, data.x_train[fit],
+                                 data.y_train[fit], epochs=epochs,
+                                 validation_data=(data.x_train[val], data.y_train[val]))
     return _row(config, seed, name, target, pruned, constraint, data, seconds, epochs)
 
 

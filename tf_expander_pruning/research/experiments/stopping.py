@@ -19,7 +19,7 @@ from tf_expander_pruning.research.experiments.output import json_default
 from tf_expander_pruning.research.experiments.summary import mean_std
 from tf_expander_pruning.research.experiments.training import (
     ExperimentData,
-    compile_model,
+    fit_pruned,
     progress_ticker,
     train_dense,
 )
@@ -72,18 +72,13 @@ def _schedule_and_constraint(config: ExperimentConfig, budget: _Budget, option):
 
 def _run_method(config, data: ExperimentData, dense, budget: _Budget, seed: int, name, option):
     """Prune ``dense`` with one method for the whole budget; its result row."""
-    from tf_expander_pruning.core.keras_compat import keras, tfmot
-    from tf_expander_pruning.pruning.wrapper import prune_rnn, pruned_weights
+    from tf_expander_pruning.core.keras_compat import keras
+    from tf_expander_pruning.pruning.wrapper import pruned_weights
 
     keras.utils.set_random_seed(seed)
     schedule, constraint, target = _schedule_and_constraint(config, budget, option)
-    callbacks = [tfmot.sparsity.keras.UpdatePruningStep()]
-    if constraint is not None:
-        callbacks.append(constraint)
-    pruned = prune_rnn(dense, schedule)
-    compile_model(pruned, config.finetune_learning_rate)
-    pruned.fit(data.x_train, data.y_train, epochs=budget.epochs, batch_size=config.batch_size,
-               verbose=0, callbacks=callbacks)
+    pruned, _ = fit_pruned(dense, schedule, constraint, config, data.x_train, data.y_train,
+                           epochs=budget.epochs)
     masks = {
         ("kernel" if p.role == "W_xh" else "recurrent"): np.asarray(p.mask.numpy())
         for p in pruned_weights(pruned)

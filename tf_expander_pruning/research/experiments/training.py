@@ -15,6 +15,7 @@ __all__ = [
     "compile_model",
     "accuracy",
     "train_dense",
+    "fit_pruned",
     "progress_ticker",
     "subsample",
     "ExperimentData",
@@ -62,6 +63,27 @@ def train_dense(config: ExperimentConfig, seed: int, x_train, y_train, classes: 
         verbose=0, shuffle=True,
     )
     return model
+
+
+def fit_pruned(dense, schedule, constraint, config: ExperimentConfig, x, y, *, epochs: int,
+               validation_data=None):
+    """``(pruned, seconds)``: ``dense`` wrapped by ``prune_rnn(schedule)``, compiled at the
+    fine-tuning rate and fitted on ``(x, y)`` with ``UpdatePruningStep`` and ``constraint``
+    (None: a fixed schedule); ``seconds`` is the wall time of the fit alone."""
+    import time
+
+    from tf_expander_pruning.core.keras_compat import tfmot
+    from tf_expander_pruning.pruning.wrapper import prune_rnn
+
+    callbacks = [tfmot.sparsity.keras.UpdatePruningStep()]
+    if constraint is not None:
+        callbacks.append(constraint)
+    pruned = prune_rnn(dense, schedule)
+    compile_model(pruned, config.finetune_learning_rate)
+    started = time.perf_counter()
+    pruned.fit(x, y, epochs=epochs, batch_size=config.batch_size, verbose=0, callbacks=callbacks,
+               validation_data=validation_data)
+    return pruned, time.perf_counter() - started
 
 
 def progress_ticker(progress: bool | Callable[[int], Any], total: int, desc: str, unit: str):
