@@ -15,6 +15,7 @@ COMMANDS = {
     "export": "export",
     "codegen": "codegen",
     "reproduce": "reproduce",
+    "kws": "kws",
 }
 
 
