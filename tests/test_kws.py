@@ -98,7 +98,7 @@ def test_folded_normalization_equals_the_standardised_model(cell):
 
 
 def _synthetic_result():
-    return {"settings": {"cell": "lstm", "units": 8}, "train_clips": 10, "test_clips": 4,
+    return {"cell": "lstm", "units": 8, "train_clips": 10, "test_clips": 4,
             "dense_keras_accuracy": 0.5, "keras_accuracy": 0.5, "sparsity": 0.4,
             "c": {"quantization": "int8", "clips": 4, "host_accuracy": 0.75,
                   "device_accuracy": 0.75, "device_equals_host": True,
