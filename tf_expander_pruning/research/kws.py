@@ -41,7 +41,7 @@ _RESULTS, _TABLE = "kws_results.json", "kws_table.csv"
 
 
 def check_settings(*, cell: str, units: int, dense_epochs: int, prune_epochs: int,
-                   max_train: int | None, max_test: int | None, tflm_clips: int,
+                   max_train: int | None, max_test: int | None, tflm_clips: int | None,
                    quantization: str) -> None:
     """ValueError/TypeError naming the bad setting of :func:`run_kws` (before any work)."""
     check_choice(cell, "cell", CELLS)
@@ -51,7 +51,7 @@ def check_settings(*, cell: str, units: int, dense_epochs: int, prune_epochs: in
     check_int(prune_epochs, "prune_epochs", minimum=8)  # the knee search needs 2 tries + 6
     check_int(max_train, "max_train", minimum=40, allow_none=True)
     check_int(max_test, "max_test", minimum=1, allow_none=True)
-    check_int(tflm_clips, "tflm_clips", minimum=0)
+    check_int(tflm_clips, "tflm_clips", minimum=0, allow_none=True)
 
 
 def _subset(n: int, limit: int | None, seed: int) -> np.ndarray:
@@ -200,19 +200,20 @@ def _realtime(result: dict[str, Any]) -> dict[str, float]:
 
 
 def deploy_kws(trained: dict[str, Any], data: dict[str, np.ndarray], *,
-               quantization: str = "int8", tflm_clips: int = 100,
+               quantization: str = "int8", tflm_clips: int | None = None,
                print_fn: Callable[[str], Any] | None = print) -> dict[str, Any]:
     """Deploy the model of :func:`train_keyword_model` and measure it on ``data``'s test clips.
 
     The front end + network C runs on the host and on the Cortex-M4 (labels asserted equal);
-    the network runs in TFLM + CMSIS-NN on the first ``tflm_clips`` clips (0: skipped).
+    the network runs in TFLM + CMSIS-NN on the first ``tflm_clips`` clips (``None``: all of
+    them; 0: skipped).
     Returns the figures :func:`format_report` and :func:`write_results` take (``print_fn``:
     progress lines, ``None`` for none).
     """
     from tf_expander_pruning.research.classifier import accuracy
 
     check_choice(quantization, "quantization", ("int8", "float32"))
-    check_int(tflm_clips, "tflm_clips", minimum=0)
+    check_int(tflm_clips, "tflm_clips", minimum=0, allow_none=True)
     say = print_fn or (lambda line: None)
     model = trained["model"]
     data["keras_labels"] = np.argmax(model.predict(data["x_test"], verbose=0), axis=-1)
@@ -222,7 +223,8 @@ def deploy_kws(trained: dict[str, Any], data: dict[str, np.ndarray], *,
         "train_clips": len(data["x_train"]), "test_clips": len(data["clips"]),
         "dense_keras_accuracy": accuracy(trained["dense"], data["x_test"], data["y_test"]),
         "keras_accuracy": float(np.mean(data["keras_labels"] == data["y_test"])),
-        "sparsity": trained["sparsity"], "frozen": list(trained["constraint"].frozen_layers)}
+        "sparsity": trained["sparsity"],
+        "constraint_messages": list(trained["constraint"].messages)}
     say(f"Keras test accuracy: dense {result['dense_keras_accuracy']:.2%}, pruned "
         f"{result['keras_accuracy']:.2%} ({result['sparsity']:.1%} of the recurrent weights "
         "pruned)")
@@ -230,6 +232,8 @@ def deploy_kws(trained: dict[str, Any], data: dict[str, np.ndarray], *,
     progress = None if print_fn is None else _progress_printer(say)
     result["c"] = _c_deployment(model, data, quantization, progress)
     data["c_device_labels"] = result["c"]["device_labels"]
+    if tflm_clips is None:
+        tflm_clips = len(data["clips"])
     if tflm_clips:
         say(f"running TFLM + CMSIS-NN on the Cortex-M4 ({tflm_clips} clips) ...")
     result["tflm"] = _tflm_deployment(model, data, tflm_clips)
@@ -240,12 +244,12 @@ def deploy_kws(trained: dict[str, Any], data: dict[str, np.ndarray], *,
 
 def run_kws(*, cell: str = "lstm", units: int = 48, dense_epochs: int = 30,
             prune_epochs: int = 30, max_train: int | None = None, max_test: int | None = None,
-            tflm_clips: int = 100, quantization: str = "int8", seed: int = 0,
+            tflm_clips: int | None = None, quantization: str = "int8", seed: int = 0,
             progress: bool = True, print_fn: Callable[[str], Any] = print) -> dict[str, Any]:
     """The whole pipeline (see the module docstring); returns the figures as a dict.
 
     ``max_train`` / ``max_test``: seeded subsets (smaller, faster runs); ``tflm_clips``: the
-    first test clips run through TFLM (0: skip it; each clip is 49 invokes on the emulated core).
+    first test clips run through TFLM (default all; 0: skip it; 49 invokes a clip).
     """
     settings = dict(cell=cell, units=units, dense_epochs=dense_epochs,
                     prune_epochs=prune_epochs, max_train=max_train, max_test=max_test,
@@ -298,6 +302,7 @@ def format_report(result: dict[str, Any]) -> str:
              f"{result['train_clips']} training / {result['test_clips']} test clips ==",
              f"Keras: dense {result['dense_keras_accuracy']:.2%}, pruned "
              f"{result['keras_accuracy']:.2%} (sparsity {result['sparsity']:.1%})",
+             *("  " + message for message in result.get("constraint_messages", ())),
              f"C on the host {c['host_accuracy']:.2%}, on the Cortex-M4 {c['device_accuracy']:.2%}"
              f" (labels equal to the host build: {c['device_equals_host']}; agreement with "
              f"Keras {c['agreement_with_keras']:.2%})", "",

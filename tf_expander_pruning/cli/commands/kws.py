@@ -33,8 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="train on a seeded subset of this many clips")
     parser.add_argument("--max-test", type=int, default=None,
                         help="test on a seeded subset of this many clips (default: all)")
-    parser.add_argument("--tflm-clips", type=int, default=100,
-                        help="test clips run through TFLM + CMSIS-NN (0: skip; default 100)")
+    parser.add_argument("--tflm-clips", type=int, default=None,
+                        help="the first test clips run through TFLM + CMSIS-NN (default: all; "
+                        "0: skip)")
     parser.add_argument("--quantization", default="int8", choices=("int8", "float32"),
                         help="the network C's weights (default int8; the front end is float)")
     parser.add_argument("--seed", type=int, default=0)
