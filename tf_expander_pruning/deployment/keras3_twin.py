@@ -27,7 +27,6 @@ import numpy as np
 from tf_expander_pruning.core import keras_compat
 from tf_expander_pruning.core.keras_compat import keras as tf_keras
 from tf_expander_pruning.core.layers import all_layers, class_names, keras_generation
-from tf_expander_pruning.deployment.export.layer_forms import stateful_layer_names
 
 __all__ = ["TWIN_TOLERANCE", "keras2_twin", "as_keras2", "strip_keras3", "is_keras3_model"]
 
@@ -326,6 +325,9 @@ def keras2_twin(model, *, check: bool = True):
     pairs: list = []
     twin = _twin_model(model, pairs)
     _copy_weights(pairs)
+    # Imported here: the export package imports this module (as_keras2) at its own import.
+    from tf_expander_pruning.deployment.export.layer_forms import stateful_layer_names
+
     if check and not stateful_layer_names(twin):
         _check(model, twin)
     return twin

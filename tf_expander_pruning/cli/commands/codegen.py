@@ -27,7 +27,8 @@ HELP = "Generate dependency-free sparse C99 inference code (int8 or float32) for
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the ``codegen`` options on ``parser``."""
-    parser.add_argument("model", help="a .keras / .h5 file or a SavedModel directory (tf_keras)")
+    parser.add_argument("model", help="a .keras / .h5 file (tf_keras or Keras 3) or a SavedModel "
+                        "directory")
     parser.add_argument("--out", required=True, help="directory for NAME.h and NAME.c")
     add_quantization_option(parser, C_QUANTIZATIONS, "int8",
                             "int8-integer is int8 without any floating point (--integer-only)")
@@ -56,7 +57,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_model(path: str):
-    """Load a model with the loader shared by all sub-commands (pruning wrappers included)."""
+    """Load a model: with Keras 3 when Keras 3 saved it (codegen reads it through its tf_keras
+    twin), else with the loader shared by all sub-commands (pruning wrappers included)."""
+    from tf_expander_pruning.analysis.saved_models import load_keras3_model, saved_keras_version
+
+    version = saved_keras_version(path)
+    if version is not None and version.startswith("3"):
+        return load_keras3_model(path)
     from tf_expander_pruning.cli.commands._common import load_model as shared_loader
 
     return shared_loader(path)

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from tf_expander_pruning.core import keras_compat
 from tf_expander_pruning.core.formatting import MISSING
 from tf_expander_pruning.core.quantization import C_QUANTIZATIONS, normalize_quantization
 from tf_expander_pruning.core.validation import check_choice, check_flag, check_int, check_real
 from tf_expander_pruning.deployment.codegen.assemble import generate
 from tf_expander_pruning.deployment.codegen.packing import FORMATS, PackedMatrix
 from tf_expander_pruning.deployment.codegen.spec import parse_model, strip_wrappers
+from tf_expander_pruning.deployment.keras3_twin import as_keras2
 
 __all__ = ["CModel", "to_c", "c_quantization"]
 
@@ -151,6 +151,8 @@ def to_c(
         model: a tf_keras model: a linear chain of an optional ``Masking`` layer,
             SimpleRNN/LSTM/GRU/Bidirectional layers (all but the last with
             ``return_sequences=True``) and Dense layers.  Pruning wrappers are stripped first.
+            A Keras 3 model (any backend) is read through its tf_keras twin
+            (:func:`~tf_expander_pruning.deployment.keras3_twin.keras2_twin`: same weights).
         quantization: ``"int8"`` (per-row weight scales, int32 accumulation), ``"float32"``, or
             ``"int8-integer"`` (the same as ``"int8"`` with ``integer_only=True``).  The old
             spellings ``None`` and ``"fp32"`` mean ``"float32"`` (with a DeprecationWarning).
@@ -171,9 +173,9 @@ def to_c(
 
     Raises:
         ValueError: an unsupported layer or configuration (the message names the layer).
-        TypeError: not a tf_keras model, or an argument of the wrong type.
+        TypeError: not a Keras model, or an argument of the wrong type.
     """
-    keras_compat.check_model(model)
+    model = as_keras2(model)
     quantization, integer_only = c_quantization(quantization, integer_only)
     _check_arguments(quantization, name, sparse_format, max_steps, integer_only, input_scale)
     spec = parse_model(strip_wrappers(model), quantization, sparse_format)

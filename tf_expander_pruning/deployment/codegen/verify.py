@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from tf_expander_pruning.core import keras_compat
 from tf_expander_pruning.core.validation import check_choice
 from tf_expander_pruning.deployment.codegen.assemble import input_scale_from
 from tf_expander_pruning.deployment.codegen.cmodel import CModel, c_quantization, to_c
 from tf_expander_pruning.deployment.codegen.host import compile_c
 from tf_expander_pruning.deployment.codegen.spec import strip_wrappers
+from tf_expander_pruning.deployment.keras3_twin import as_keras2, is_keras3_model, strip_keras3
 from tf_expander_pruning.deployment.report import VerifyReport, compare_outputs
 
 __all__ = ["verify", "TARGETS", "run_c_model"]
@@ -63,18 +63,21 @@ def verify(
     Returns a :class:`~tf_expander_pruning.deployment.report.VerifyReport`: ``max_abs_diff``
     (C vs Keras outputs), ``argmax_agreement``, ``model_bytes`` (weights + indices),
     ``flash_bytes``, ``ram_bytes`` and, with ``labels``, ``keras_accuracy`` and
-    ``runtime_accuracy``.
+    ``runtime_accuracy``.  A Keras 3 ``model`` (any backend) is compared with its own
+    predictions; the C comes from its tf_keras twin (same weights).
     """
-    keras_compat.check_model(model)
+    reference = strip_keras3(model) if is_keras3_model(model) else None
+    model = as_keras2(model)
     check_choice(target, "target", TARGETS)
     quantization, integer_only = c_quantization(quantization, integer_only)
     stripped = strip_wrappers(model)
+    reference = stripped if reference is None else reference  # a Keras 3 model answers itself
     x = np.asarray(inputs, dtype=np.float32)
     if c_model is None:
         scale = input_scale_from(x) if integer_only else None
         c_model = to_c(stripped, quantization=quantization, name=name,
                        sparse_format=sparse_format, integer_only=integer_only, input_scale=scale)
-    expected = np.asarray(stripped.predict(x, verbose=0), dtype=np.float64)
+    expected = np.asarray(reference.predict(x, verbose=0), dtype=np.float64)
     got, measured = run_c_model(c_model, x, target)
     max_abs_diff, agreement, keras_accuracy, c_accuracy = compare_outputs(expected, got, labels)
     return VerifyReport(

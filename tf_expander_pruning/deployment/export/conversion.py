@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from tf_expander_pruning.core import keras_compat
 from tf_expander_pruning.core.keras_compat import tf
 from tf_expander_pruning.core.validation import check_flag, check_int
 from tf_expander_pruning.deployment.export import layer_forms, masking, preparation
@@ -19,6 +18,7 @@ from tf_expander_pruning.deployment.export.converter import (
     convert_int8_module,
     serving_module,
 )
+from tf_expander_pruning.deployment.keras3_twin import as_keras2
 
 __all__ = ["to_tflite", "representative_array", "prepared"]
 
@@ -154,7 +154,9 @@ def to_tflite(
     False)`` with ``implementation=1`` (which TFLM can allocate): the same outputs.
 
     Args:
-        model: a tf_keras model with one ``(batch, time, features)`` input.
+        model: a tf_keras model with one ``(batch, time, features)`` input, or a Keras 3 model
+            (any backend), exported through its tf_keras twin
+            (:func:`~tf_expander_pruning.deployment.keras3_twin.keras2_twin`: same weights).
         quantization: ``"float32"`` (default), ``"dynamic"`` (int8 weights, float activations:
             hybrid kernels for GRU/SimpleRNN/Dense, LiteRT only; for fused LSTMs the legacy
             quantizer's int8 weights + DEQUANTIZE, which TFLM runs too: see
@@ -184,7 +186,7 @@ def to_tflite(
         ChildProcessCrash: the converter crashed; the message names the layers and the fix.
         ExportError: the converter failed with an error.
     """
-    keras_compat.check_model(model)
+    model = as_keras2(model)
     quantization = check_quantization(quantization)
     check_int(batch_size, "batch_size", minimum=1)
     check_flag(isolate, "isolate")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from tf_expander_pruning.core import keras_compat
 from tf_expander_pruning.core.validation import check_choice, check_flag
 from tf_expander_pruning.deployment.export import masking
 from tf_expander_pruning.deployment.export.conversion import prepared
@@ -24,6 +23,7 @@ from tf_expander_pruning.deployment.export.flatbuffer import (
 )
 from tf_expander_pruning.deployment.export.runtimes import measure_tflm_arena, run_runtime
 from tf_expander_pruning.deployment.export.streaming import stream_plan
+from tf_expander_pruning.deployment.keras3_twin import as_keras2
 from tf_expander_pruning.deployment.report import VerifyReport, compare_outputs
 
 __all__ = ["RUNTIMES", "MCU_RUNTIMES", "verify", "quantize_inputs", "dequantize_outputs"]
@@ -142,7 +142,8 @@ def verify(
     Args:
         tflite_bytes: from :func:`to_tflite` (whole-sequence, masked or ``streaming=True``).
         model: the Keras model it came from (pruning wrappers and mixed precision are fine:
-            the reference is the same float32 model that was converted).
+            the reference is the same float32 model that was converted; a Keras 3 model's
+            reference is its tf_keras twin, checked against it to 1e-5).
         inputs: array ``(samples, T, F)`` (token ids ``(samples, T)`` after an Embedding);
             int8 models get them quantised here; a streaming model gets them one step a call.
         runtime: ``"litert"`` (``ai_edge_litert``), ``"tflm"`` (the TFLM Python runtime) or
@@ -154,7 +155,7 @@ def verify(
         UnsupportedError: a dynamic-range (hybrid) or float16 model on TFLM, or ops TFLM lacks.
         ChildProcessCrash / ExportError: the runtime crashed or failed.
     """
-    keras_compat.check_model(model)
+    model = as_keras2(model)
     data = check_bytes(tflite_bytes)
     check_flag(measure_arena, "measure_arena")
     kind, ops = quantization_of(data), list_ops(data)
