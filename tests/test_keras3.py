@@ -138,6 +138,20 @@ def test_prune_rnn_still_refuses_keras3_with_how_to(pair):
         prune_rnn(pair[0], GeometricSchedule())
 
 
+def test_keras3_model_deploys_like_its_tf_keras_twin(pair):
+    """Issue 24 item 5 (was a TypeError): to_c and to_tflite take the Keras 3 model and write
+    what they write for the tf_keras model holding the same weights."""
+    from tf_expander_pruning.codegen import to_c
+    from tf_expander_pruning.export import list_ops, to_tflite
+
+    model3, model2 = pair
+    c3, c2 = to_c(model3, quantization="float32"), to_c(model2, quantization="float32")
+    assert [(m.rows, m.cols, m.format, m.weight_bytes) for m in c3.matrices] == [
+        (m.rows, m.cols, m.format, m.weight_bytes) for m in c2.matrices]
+    assert (c3.flash_bytes, c3.ram_bytes) == (c2.flash_bytes, c2.ram_bytes)
+    assert list_ops(to_tflite(model3)) == list_ops(to_tflite(model2))
+
+
 @pytest.mark.slow
 def test_inspect_a_file_saved_by_a_plain_keras3_process(tmp_path):
     """A user's Keras 3 process (no TF_USE_LEGACY_KERAS) saves; our CLI inspects it."""

@@ -214,13 +214,17 @@ def keras3_model():
     return model
 
 
-def test_keras3_model_is_rejected_by_constraint_export_and_codegen(keras3_model):
+def test_keras3_model_is_rejected_by_the_constraint(keras3_model):
     with pytest.raises(TypeError, match="`model` is a Keras 3 object.*tf_keras"):
         keras3_model.fit(X[:8], np.zeros((8, 3)), verbose=0, callbacks=[RamanujanConstraint()])
-    with pytest.raises(TypeError, match="`model` is a Keras 3 object"):
-        export.to_tflite(keras3_model)
-    with pytest.raises(TypeError, match="`model` is a Keras 3 object"):
-        codegen.to_c(keras3_model)
+
+
+def test_keras3_model_is_deployed_by_export_and_codegen(keras3_model):
+    """Issue 24 item 5: deployment reads a Keras 3 model through its tf_keras twin."""
+    assert export.list_ops(export.to_tflite(keras3_model))
+    assert codegen.to_c(keras3_model, quantization="float32").n_outputs == 3
+    with pytest.raises(TypeError, match="tf_keras Model"):
+        codegen.to_c("not a model")
 
 
 # ---------------------------------------------------------------- corrupted saved models
