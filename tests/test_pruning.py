@@ -177,15 +177,20 @@ def test_clear_errors():
         PruneRecurrent(keras.layers.Dense(3))
 
 
-def test_keras3_model_is_rejected_with_a_hint():
-    keras3 = pytest.importorskip("keras")
-    if not keras3.__version__.startswith("3"):
-        pytest.skip("Keras 3 not installed")
-    model = keras3.Sequential([keras3.Input((8, 8)), keras3.layers.LSTM(4)])
-    with pytest.raises(TypeError, match="Keras 3"):
-        prune_rnn(model, GeometricSchedule())
-    with pytest.raises(TypeError, match="Keras 3"):
-        strip_pruning(model)
+def test_keras3_model_is_pruned_by_the_keras3_adapter():
+    """Issue 24: a Keras 3 model is no longer refused; the same call prunes it (the behaviour
+    is tested in tests/behaviour, per Keras and backend)."""
+    import keras as keras3
+
+    model = keras3.Sequential([keras3.Input((8, 8)), keras3.layers.LSTM(4, name="lstm")])
+    pruned = prune_rnn(model, GeometricSchedule())
+    assert isinstance(pruned, keras3.Sequential)
+    assert [type(layer).__module__.rsplit(".", 1)[-1] for layer in pruned.layers] == ["wrapper"]
+    assert [p.name for p in pruned_weights(pruned)] == ["lstm/W_xh", "lstm/W_hh"]
+    plain = strip_pruning(pruned)
+    assert [type(layer).__name__ for layer in plain.layers] == ["LSTM"]
+    with pytest.raises(TypeError, match="tf_keras Model"):
+        prune_rnn(object(), GeometricSchedule())
 
 
 def test_freezable_template_is_unwrapped_and_config_round_trips():

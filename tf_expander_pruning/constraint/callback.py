@@ -43,8 +43,8 @@ from tf_expander_pruning.constraint.sinks import (
 from tf_expander_pruning.constraint.stages import SpectralStage
 from tf_expander_pruning.constraint.watcher import UpdateWatcher
 from tf_expander_pruning.core.formatting import write_csv
-from tf_expander_pruning.core.keras_compat import check_model, keras
-from tf_expander_pruning.pruning.wrapper import PrunedWeight, pruned_weights
+from tf_expander_pruning.core.keras_compat import keras
+from tf_expander_pruning.pruning.adapter import PrunedMatrix, adapter_for
 
 __all__ = ["RamanujanConstraint", "HISTORY_FIELDS", "UNDEFINED_POLICIES", "CRITERIA"]
 
@@ -120,7 +120,8 @@ class RamanujanConstraint(keras.callbacks.Callback):
         self._tensorboard = TensorBoardSink(self.log_dir)
         self._guard = guards.ValidationGuard(self.monitor, self.max_drop, self.baseline, self.mode,
                                              self.max_loss_rise)
-        self._entries: list[PrunedWeight] = []
+        self._entries: list[PrunedMatrix] = []
+        self._adapter = None
         self._frozen: set[int] = set()
         self._ready = False
         self._epoch = 0
@@ -157,8 +158,9 @@ class RamanujanConstraint(keras.callbacks.Callback):
     # ------------------------------------------------------------------ Keras hooks
     def on_train_begin(self, logs=None) -> None:
         self._reset_runtime()
-        model = check_model(self.model)  # a Keras 3 model fails here, with the hint
-        self._entries = setup.checked_entries(model, self.roles)
+        model = self.model
+        self._adapter = adapter_for(model)  # Keras 2 (TF-MOT) or Keras 3: how to read and write
+        self._entries = self._adapter.checked_entries(model, self.roles)
         self._siblings = setup.sibling_callbacks(self)
         if self.guard:
             self._measure_start(model)
@@ -173,7 +175,7 @@ class RamanujanConstraint(keras.callbacks.Callback):
         setup.warn_unshuffled_validation_split(found)
         validation = setup.fit_validation(model, found)
         self._watches_validation = setup.fit_has_validation(found)
-        fresh = not any(bool(e.frozen.numpy()) for e in self._entries)
+        fresh = not any(e.is_frozen() for e in self._entries)
         if self.baseline is None and fresh:
             values = setup.starting_values(model, validation)
             if self.monitor.startswith("val_") and self.monitor[4:] in values:
@@ -186,9 +188,9 @@ class RamanujanConstraint(keras.callbacks.Callback):
     def _initialise(self) -> None:
         # Deferred to the first batch: every callback's on_train_begin has run by then, so
         # UpdatePruningStep has set the step and BackupAndRestore has restored the variables.
-        setup.check_update_pruning_step(self._entries, self._siblings)
-        steps = getattr(self.model, "_steps_per_execution", None)
-        self._watcher = UpdateWatcher(self._entries, int(steps.numpy()) if steps is not None else 1)
+        self._adapter.check_step_callback(self._entries, self._siblings)
+        self._watcher = UpdateWatcher(self._entries, self._adapter.steps_per_execution(self.model),
+                                      self._adapter)
         self._keeper = FreezeKeeper(self._entries, self._log.say)
         self._frozen = self._keeper.adopt()
         self._spectral = SpectralStage(self._entries, self._criterion, self.per_gate,
@@ -197,7 +199,8 @@ class RamanujanConstraint(keras.callbacks.Callback):
         search = KneeSearch(len(self._entries), self.min_step, self.max_retries, self.patience)
         noise = None if self._paired is None else self._paired.standard_error
         self._guard_stage = guards.GuardStage(self._guard, self._entries, self._keeper,
-                                              self._log.say, search, noise, self.noise_margin)
+                                              self._log.say, search, noise, self.noise_margin,
+                                              self._adapter)
         self._guard_stage.start(self.model, self._watcher.step)
         self._ready = True
 
@@ -290,19 +293,20 @@ class RamanujanConstraint(keras.callbacks.Callback):
             self.model.stop_training = True
 
     # ------------------------------------------------------------------ results
-    def _current_entries(self) -> list[PrunedWeight]:
+    def _current_entries(self) -> list[PrunedMatrix]:
         if self._entries:
             return self._entries
         if self.model is None:
             return []
-        return [p for p in pruned_weights(self.model) if p.role in self.roles]
+        entries = adapter_for(self.model).pruned_weights(self.model)
+        return [p for p in entries if p.role in self.roles]
 
     @property
     def frozen_layers(self) -> dict[str, list[str]]:
         """``{layer: [frozen roles]}``, read from the model's ``frozen`` variables."""
         frozen: dict[str, list[str]] = {}
         for entry in self._current_entries():
-            if bool(entry.frozen.numpy()):
+            if entry.is_frozen():
                 frozen.setdefault(entry.layer, []).append(entry.role)
         return frozen
 

@@ -1,4 +1,7 @@
-"""Which matrices a fit checks, and the set-up mistakes to catch before the first step."""
+"""The set-up mistakes to catch before the first step, and what the running fit was given.
+
+Which matrices a fit checks, and whether the step callback runs, is the adapter's to say
+(:mod:`tf_expander_pruning.pruning.adapter`): it knows the wrappers of its Keras."""
 
 from __future__ import annotations
 
@@ -10,74 +13,17 @@ from typing import Any
 
 import numpy as np
 
-from tf_expander_pruning.core.layers import all_layers
-from tf_expander_pruning.pruning.wrapper import PrunedWeight, PruneRecurrent
-
-# isort: split
-from tensorflow_model_optimization.python.core.sparsity.keras.pruning_callbacks import (
-    UpdatePruningStep,
-)
-from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper import (
-    PruneLowMagnitude,
-)
+from tf_expander_pruning.pruning.adapter import PrunedMatrix
 
 __all__ = [
-    "checked_entries", "warn_frequency", "check_update_pruning_step", "MISSING_UPDATE_STEP",
-    "sibling_callbacks", "warn_unshuffled_validation_split", "starting_values", "fit_locals",
-    "fit_validation", "fit_has_validation", "class_labels",
+    "warn_frequency", "sibling_callbacks", "warn_unshuffled_validation_split",
+    "starting_values", "fit_locals", "fit_validation", "fit_has_validation", "class_labels",
 ]
 
 logger = logging.getLogger("tf_expander_pruning.constraint")
 
-MISSING_UPDATE_STEP = (
-    "RamanujanConstraint needs TF-MOT's UpdatePruningStep callback, which was not run: "
-    "model.fit(..., callbacks=[tfmot.sparsity.keras.UpdatePruningStep(), RamanujanConstraint()])."
-)
 
-
-def _no_entries_hint(layers: Sequence[Any], wrappers: Sequence[Any],
-                     roles: Sequence[str]) -> str:
-    plain = [
-        layer.name for layer in layers
-        if isinstance(layer, PruneLowMagnitude) and not isinstance(layer, PruneRecurrent)
-    ]
-    if wrappers:
-        return (
-            f"the pruned layers {[layer.name for layer in wrappers]} prune none of the checked "
-            f"roles {list(roles)}; pass matching `roles` to RamanujanConstraint."
-        )
-    if plain:
-        return (
-            f"layers {plain} are wrapped by TF-MOT's prune_low_magnitude, which drives all of a "
-            "layer's weights from one schedule and cannot freeze them one by one. Prune the "
-            "dense model with tf_expander_pruning.prune_rnn instead."
-        )
-    return (
-        "prune the model first: model = prune_rnn(model, GeometricSchedule()) "
-        "(SimpleRNN/LSTM/GRU/Bidirectional layers)."
-    )
-
-
-def checked_entries(model, roles: Sequence[str]) -> list[PrunedWeight]:
-    """The pruned matrices of ``model`` in ``roles``; a clear error if there are none."""
-    layers = list(all_layers(model))
-    wrappers = [layer for layer in layers if isinstance(layer, PruneRecurrent)]
-    unbuilt = [layer.name for layer in wrappers if not layer.built]
-    if unbuilt:
-        # TF-MOT creates masks (and UpdatePruningStep reads pruning_step) before step 1.
-        raise ValueError(
-            f"RamanujanConstraint: the pruned layers {unbuilt} are not built. Give the model an "
-            "input shape (keras.Input(...) or input_shape=...) or call model.build(input_shape) "
-            "before fit."
-        )
-    entries = [p for w in wrappers for p in w.pruned_weights if p.role in roles]
-    if not entries:
-        hint = _no_entries_hint(layers, wrappers, roles)
-        raise ValueError(f"RamanujanConstraint: model has no pruned recurrent layer: {hint}")
-    return entries
-
-
-def warn_frequency(entries: Sequence[PrunedWeight], params: dict[str, Any] | None) -> None:
+def warn_frequency(entries: Sequence[PrunedMatrix], params: dict[str, Any] | None) -> None:
     """Warn when the schedule cannot fire in this fit (TF-MOT's default frequency=100 silently
     never prunes a small data set)."""
     params = params or {}
@@ -115,23 +61,6 @@ def sibling_callbacks(callback: Any, depth: int = 4) -> list[Any] | None:
         if isinstance(siblings, list) and any(item is callback for item in siblings):
             return siblings
     return None
-
-
-def check_update_pruning_step(entries: Sequence[PrunedWeight],
-                              siblings: list[Any] | None) -> None:
-    """Raise when ``UpdatePruningStep`` is missing, for a new model and for a resumed one.
-
-    A new model's ``pruning_step`` is still -1 at the first batch.  A resumed model's step is
-    already >= 0, so the step cannot tell; the fit's callback list can.
-    """
-    wrappers = {id(e.wrapper): e.wrapper for e in entries}
-    if any(int(w.pruning_step.numpy()) < 0 for w in wrappers.values()):
-        raise ValueError(MISSING_UPDATE_STEP)
-    if siblings is not None and not any(isinstance(c, UpdatePruningStep) for c in siblings):
-        raise ValueError(
-            MISSING_UPDATE_STEP + " (This model was resumed from a saved pruning step; without "
-            "the callback its weights are not re-masked at epoch ends.)"
-        )
 
 
 def fit_locals(depth: int = 8) -> dict[str, Any] | None:

@@ -27,7 +27,7 @@ from tf_expander_pruning.constraint.policy import FreezeKeeper, apply_freeze, se
 from tf_expander_pruning.constraint.records import guard_record
 from tf_expander_pruning.constraint.watcher import UpdateWatcher
 from tf_expander_pruning.core.layers import mask_sparsity
-from tf_expander_pruning.pruning.wrapper import PrunedWeight
+from tf_expander_pruning.pruning.adapter import ModelAdapter, PrunedMatrix, adapter_for
 
 __all__ = [
     "ValidationGuard", "SafePoint", "GuardStage", "higher_is_better", "take_safe_point",
@@ -179,27 +179,27 @@ class ValidationGuard:
         return passed
 
 
-def take_safe_point(model, entries, step: int) -> SafePoint:
+def take_safe_point(model, entries, step: int, adapter: ModelAdapter | None = None) -> SafePoint:
     """The current state as the new safe point: each matrix's last spectrally passing mask
     (``good_mask``; for a frozen matrix that is its mask) and the trainable weights."""
+    adapter = adapter or adapter_for(model)
     return SafePoint(
-        masks={i: np.asarray(e.good_mask.numpy()) != 0 for i, e in enumerate(entries)},
-        weights=[np.array(v.numpy()) for v in model.trainable_weights],
+        masks={i: e.good_mask_array() for i, e in enumerate(entries)},
+        weights=adapter.trainable_values(model),
         step=step,
     )
 
 
-def restore_weights(model, safe: SafePoint) -> None:
+def restore_weights(model, safe: SafePoint, adapter: ModelAdapter | None = None) -> None:
     """Put the safe point's trainable weight values back (same variables, same order)."""
-    for variable, value in zip(model.trainable_weights, safe.weights, strict=True):
-        variable.assign(value)
+    (adapter or adapter_for(model)).restore_trainable(model, safe.weights)
 
 
 def pruned_since(entries, safe: SafePoint) -> list[int]:
     """Indices of matrices whose mask differs from the safe point's."""
     return [
         i for i, e in enumerate(entries)
-        if not np.array_equal(np.asarray(e.mask.numpy()) != 0, safe.masks[i])
+        if not np.array_equal(e.mask_array(), safe.masks[i])
     ]
 
 
@@ -209,9 +209,11 @@ class GuardStage:
     The :class:`~.knee.KneeSearch` then says, per matrix, whether to try again (and at which
     sparsity) or to freeze."""
 
-    def __init__(self, guard: ValidationGuard, entries: list[PrunedWeight], keeper: FreezeKeeper,
+    def __init__(self, guard: ValidationGuard, entries: list[PrunedMatrix], keeper: FreezeKeeper,
                  say: Callable[[str], None], search: KneeSearch,
-                 noise: Callable[[Any], float] | None = None, noise_margin: float = 0.0) -> None:
+                 noise: Callable[[Any], float] | None = None, noise_margin: float = 0.0,
+                 adapter: ModelAdapter | None = None) -> None:
+        self.adapter = adapter
         self.guard, self.entries, self.keeper, self.say = guard, entries, keeper, say
         self.search = search
         self.noise, self.noise_margin = noise, float(noise_margin)
@@ -224,10 +226,10 @@ class GuardStage:
         self.last_value: tuple[str, float, int] | None = None
 
     def start(self, model, step: int) -> None:
-        self.safe = take_safe_point(model, self.entries, step)
+        self.safe = take_safe_point(model, self.entries, step, self.adapter)
         for index, entry in enumerate(self.entries):
-            self.search.start(index, mask_sparsity(entry.mask.numpy()))
-            if not bool(entry.frozen.numpy()):
+            self.search.start(index, mask_sparsity(entry.mask_array()))
+            if not entry.is_frozen():
                 entry.schedule.follow_schedule()
 
     def due(self, watcher: UpdateWatcher, step: int, per_epoch: int | None,
@@ -279,7 +281,7 @@ class GuardStage:
         """Accept, wait or roll back the current try."""
         if self.guard.judge(value, self.margin) and self.loss_ok:
             records = self.accept(moved, value, step, epoch, frozen)
-            self.safe = take_safe_point(model, self.entries, step)
+            self.safe = take_safe_point(model, self.entries, step, self.adapter)
             self.waited.clear()
             return records
         patient = [i for i in moved if i not in self.waited and i not in frozen]
@@ -296,7 +298,7 @@ class GuardStage:
         records = []
         for index in moved:
             entry = self.entries[index]
-            sparsity = mask_sparsity(entry.mask.numpy())
+            sparsity = mask_sparsity(entry.mask_array())
             entry.schedule.set_target(sparsity)  # the next update keeps this mask
             self.waited.add(index)
             records.append(guard_record(
@@ -310,7 +312,7 @@ class GuardStage:
         records = []
         for index in moved:
             entry = self.entries[index]
-            sparsity = mask_sparsity(entry.mask.numpy())
+            sparsity = mask_sparsity(entry.mask_array())
             size = self.search.step_size(index, sparsity)
             done = index not in frozen and self.search.accept(index, sparsity)
             if done:
@@ -331,7 +333,7 @@ class GuardStage:
         if not moved:
             return []  # nothing was pruned since the safe point: nothing to undo
         reference = self.guard.reference()
-        failing = {i: mask_sparsity(self.entries[i].mask.numpy()) for i in moved}
+        failing = {i: mask_sparsity(self.entries[i].mask_array()) for i in moved}
         records = []
         for index in moved:
             entry = self.entries[index]
@@ -361,7 +363,7 @@ class GuardStage:
                 f"{self.safe.step}, the last state that passed both tests), {then}")
         # The weights last: putting a mask back applies every mask of its wrapper, and a
         # matrix whose mask is not back yet would zero its restored weights.
-        restore_weights(model, self.safe)
+        restore_weights(model, self.safe, self.adapter)
         return records
 
     def retarget(self, index: int, frozen: set[int]) -> None:

@@ -1,9 +1,11 @@
 """Freeze, roll back, and keep frozen: the state changes the callback makes on the wrappers.
 
 All state lives in wrapper variables (``frozen``, ``frozen_step``, ``good_mask``, ``mask``), so
-it is saved with the model.  The same variables are also *restored* by anything that restores
-weights (``EarlyStopping(restore_best_weights=True)``, ``set_weights``, ``load_weights``), which
-could silently undo a freeze; :class:`FreezeKeeper` remembers each freeze of the fit and puts it
+it is saved with the model; it is read and written only through the adapter records
+(:class:`~tf_expander_pruning.pruning.adapter.PrunedMatrix`), the same for Keras 2 and 3.
+The same variables are also *restored* by anything that restores weights
+(``EarlyStopping(restore_best_weights=True)``, ``set_weights``, ``load_weights``), which could
+silently undo a freeze; :class:`FreezeKeeper` remembers each freeze of the fit and puts it
 back.
 """
 
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tf_expander_pruning.core.layers import mask_sparsity
-from tf_expander_pruning.pruning.wrapper import PrunedWeight
+from tf_expander_pruning.pruning.adapter import PrunedMatrix
 
 __all__ = ["FrozenState", "FreezeKeeper", "RestoreHooks", "apply_freeze", "set_mask"]
 
@@ -30,23 +32,19 @@ class FrozenState:
     stopped_by: str
 
 
-def set_mask(entry: PrunedWeight, keep: np.ndarray) -> None:
+def set_mask(entry: PrunedMatrix, keep: np.ndarray) -> None:
     """Make ``keep`` the matrix's mask (and rollback point) and zero the weights it removes."""
-    entry.mask.assign(keep.astype(entry.mask.dtype.as_numpy_dtype))
-    # Zero what the kept mask removes (re-applying all masks of the wrapper is cheap).
-    entry.wrapper.pruning_obj.weight_mask_op()
-    entry.good_mask.assign(entry.mask)
+    entry.set_mask(keep)
 
 
-def apply_freeze(entry: PrunedWeight, step: int, keep: np.ndarray | None) -> None:
+def apply_freeze(entry: PrunedMatrix, step: int, keep: np.ndarray | None) -> None:
     """Set the frozen flag; with ``keep`` make it the mask (:func:`set_mask`), else freeze the
     current mask as it is."""
-    entry.frozen.assign(True)
-    entry.frozen_step.assign(step)
+    entry.mark_frozen(step)
     if keep is not None:
         set_mask(entry, keep)
     else:
-        entry.good_mask.assign(entry.mask)
+        entry.keep_as_good()
 
 
 class FreezeKeeper:
@@ -57,7 +55,7 @@ class FreezeKeeper:
     A matrix the model says is frozen but the keeper does not know (a resumed run) is adopted.
     """
 
-    def __init__(self, entries: Sequence[PrunedWeight], say: Callable[[str], None]) -> None:
+    def __init__(self, entries: Sequence[PrunedMatrix], say: Callable[[str], None]) -> None:
         self.entries = list(entries)
         self.say = say
         self.states: dict[int, FrozenState] = {}
@@ -67,10 +65,9 @@ class FreezeKeeper:
     def adopt(self) -> set[int]:
         """Record matrices the model marks frozen; returns every frozen index."""
         for index, entry in enumerate(self.entries):
-            if index not in self.states and bool(entry.frozen.numpy()):
+            if index not in self.states and entry.is_frozen():
                 self.states[index] = FrozenState(
-                    np.asarray(entry.mask.numpy()) != 0, int(entry.frozen_step.numpy()),
-                    "spectral",
+                    entry.mask_array(), entry.frozen_step_value(), "spectral",
                 )
         return set(self.states)
 
@@ -78,7 +75,7 @@ class FreezeKeeper:
         entry = self.entries[index]
         previous = self.states.get(index)
         self.states[index] = FrozenState(
-            np.asarray(entry.mask.numpy()) != 0, int(entry.frozen_step.numpy()),
+            entry.mask_array(), entry.frozen_step_value(),
             stopped_by or (previous.stopped_by if previous else "spectral"),
         )
 
@@ -87,8 +84,8 @@ class FreezeKeeper:
         fixed = []
         for index, state in self.states.items():
             entry = self.entries[index]
-            mask = np.asarray(entry.mask.numpy()) != 0
-            if bool(entry.frozen.numpy()) and np.array_equal(mask, state.mask):
+            mask = entry.mask_array()
+            if entry.is_frozen() and np.array_equal(mask, state.mask):
                 continue
             apply_freeze(entry, state.step, state.mask)
             fixed.append(entry.name)

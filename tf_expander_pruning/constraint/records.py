@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from tf_expander_pruning.analysis.spectral import SpectralReport
-from tf_expander_pruning.pruning.wrapper import PrunedWeight
+from tf_expander_pruning.pruning.adapter import PrunedMatrix
 
 __all__ = ["spectral_record", "guard_record"]
 
 
-def spectral_record(entry: PrunedWeight, step: int, epoch: int, gate: Any,
+def spectral_record(entry: PrunedMatrix, step: int, epoch: int, gate: Any,
                     report: SpectralReport, outcome: bool | None) -> dict[str, Any]:
     return {
         "step": step, "epoch": epoch, "layer": entry.layer, "role": entry.role, "gate": gate,
@@ -23,7 +23,7 @@ def spectral_record(entry: PrunedWeight, step: int, epoch: int, gate: Any,
     }
 
 
-def guard_record(entry: PrunedWeight, step: int, epoch: int, sparsity: float, value: float,
+def guard_record(entry: PrunedMatrix, step: int, epoch: int, sparsity: float, value: float,
                  passed: bool = False, frozen: bool = True, reference: float | None = None,
                  step_size: float | None = None, action: str = "frozen") -> dict[str, Any]:
     """One try of a matrix judged by the guard: the spectral columns are empty; ``sparsity`` is

@@ -11,7 +11,7 @@ from tf_expander_pruning.constraint.criterion import Criterion
 from tf_expander_pruning.constraint.runner import CheckRunner
 from tf_expander_pruning.core.formatting import format_value, text_table
 from tf_expander_pruning.core.layers import mask_sparsity
-from tf_expander_pruning.pruning.wrapper import PrunedWeight
+from tf_expander_pruning.pruning.adapter import PrunedMatrix
 
 __all__ = ["results", "summary_table"]
 
@@ -35,22 +35,22 @@ def _stopped_by(mine: Sequence[dict[str, Any]], frozen: bool) -> str | None:
     return (first.get("stopped_by") or "spectral") if first else "spectral"
 
 
-def results(entries: Sequence[PrunedWeight], history: Sequence[dict[str, Any]],
+def results(entries: Sequence[PrunedMatrix], history: Sequence[dict[str, Any]],
             criterion: Criterion, per_gate: bool) -> list[dict[str, Any]]:
     """One dict per checked matrix (see :meth:`RamanujanConstraint.results`)."""
     runner = CheckRunner(per_gate)
     rows = []
     for entry in entries:
-        mask = np.asarray(entry.mask.numpy())
+        mask = entry.mask_array()
         gate, report = criterion.worst(runner.gate_reports(entry, mask != 0))
-        frozen = bool(entry.frozen.numpy())
+        frozen = entry.is_frozen()
         sparsity = mask_sparsity(mask)
         mine = [r for r in history if r["layer"] == entry.layer and r["role"] == entry.role]
         rows.append({
             "layer": entry.layer, "role": entry.role, "shape": tuple(mask.shape),
             "sparsity": sparsity, "delta_r": report.delta_r, "delta_s": report.delta_s,
             "is_ramanujan": report.is_ramanujan, "gate": gate, "frozen": frozen,
-            "frozen_step": int(entry.frozen_step.numpy()) if frozen else None,
+            "frozen_step": entry.frozen_step_value() if frozen else None,
             "frozen_sparsity": sparsity if frozen else None,
             "failed_sparsity": _failed_sparsity(mine),
             "stopped_by": _stopped_by(mine, frozen),

@@ -10,7 +10,7 @@ import numpy as np
 from tf_expander_pruning.analysis.spectral import SpectralCache, SpectralReport
 from tf_expander_pruning.core.cells import cell_kind, gate_slice
 from tf_expander_pruning.core.keras_compat import tf
-from tf_expander_pruning.pruning.wrapper import PrunedWeight
+from tf_expander_pruning.pruning.adapter import PrunedMatrix
 
 __all__ = ["CheckRunner", "single_threaded_blas", "across_workers"]
 
@@ -35,7 +35,7 @@ def single_threaded_blas():
     return _BLAS[0].limit(limits=1, user_api="blas")
 
 
-def graph_blocks(entry: PrunedWeight, mask: np.ndarray, per_gate: bool):
+def graph_blocks(entry: PrunedMatrix, mask: np.ndarray, per_gate: bool):
     """``[(gate, block)]``: each gate's column block, or ``[(None, mask)]``."""
     kind = cell_kind(entry.cell)
     gates = kind.gate_letters if (per_gate and kind is not None) else ()
@@ -55,7 +55,7 @@ class CheckRunner:
         self.per_gate = per_gate
         self.cache = SpectralCache()
 
-    def gate_reports(self, entry: PrunedWeight,
+    def gate_reports(self, entry: PrunedMatrix,
                      mask: np.ndarray) -> list[tuple[Any, SpectralReport]]:
         """``[(gate, report)]`` of ``mask``, per gate block (or the whole matrix)."""
         reports = []

@@ -15,7 +15,7 @@ from tf_expander_pruning.constraint.policy import FreezeKeeper, apply_freeze
 from tf_expander_pruning.constraint.records import spectral_record
 from tf_expander_pruning.constraint.runner import CheckRunner, across_workers
 from tf_expander_pruning.core.layers import mask_sparsity
-from tf_expander_pruning.pruning.wrapper import PrunedWeight
+from tf_expander_pruning.pruning.adapter import PrunedMatrix
 
 __all__ = ["SpectralStage"]
 
@@ -28,7 +28,7 @@ class SpectralStage:
     With ``stop=False`` (``spectral="report"``) every verdict is recorded but none freezes:
     the mask that was checked is the next rollback point whatever the verdict."""
 
-    def __init__(self, entries: list[PrunedWeight], criterion: Criterion, per_gate: bool,
+    def __init__(self, entries: list[PrunedMatrix], criterion: Criterion, per_gate: bool,
                  restore: bool, keeper: FreezeKeeper, say: Callable[[str], None],
                  stop: bool = True) -> None:
         self.entries, self.criterion, self.restore = entries, criterion, restore
@@ -44,7 +44,7 @@ class SpectralStage:
             entry = self.entries[index]
             if index in frozen:
                 continue
-            if not np.all(np.isfinite(entry.weight.numpy())):
+            if not np.all(np.isfinite(entry.weight_array())):
                 self.non_finite(entry)
                 continue
             rows, worst, failed_at = self.check_one(model, entry, step, epoch)
@@ -55,9 +55,9 @@ class SpectralStage:
             self.freeze(index, step, failed_at, worst, frozen)
         return records
 
-    def check_one(self, model, entry: PrunedWeight, step: int, epoch: int):
+    def check_one(self, model, entry: PrunedMatrix, step: int, epoch: int):
         """(records, worst failing (gate, report), sparsity if it failed else None)."""
-        mask = np.asarray(entry.mask.numpy()) != 0
+        mask = entry.mask_array()
         reports = self.runner.gate_reports(entry, mask)
         outcomes = [self.criterion.outcome(report) for _, report in reports]
         rows = [spectral_record(entry, step, epoch, gate, report, outcome)
@@ -67,23 +67,23 @@ class SpectralStage:
         failing = [item for item, o in zip(reports, outcomes, strict=True) if o is False]
         worst = self.criterion.worst(failing) if failing else None
         if not self.stop:
-            entry.good_mask.assign(entry.mask)
+            entry.keep_as_good()
             return rows, worst, None
         if any_failed:
             for row in rows:
                 row.update(frozen=True, stopped_by="spectral")
             return rows, worst, mask_sparsity(mask)
         if all_passed:
-            entry.good_mask.assign(entry.mask)  # the new rollback point
+            entry.keep_as_good()  # the new rollback point
         return rows, worst, None
 
     def freeze(self, index: int, step: int, failed_at: float, worst, frozen: set[int]) -> None:
         entry = self.entries[index]
-        keep = (np.asarray(entry.good_mask.numpy()) != 0) if self.restore else None
+        keep = entry.good_mask_array() if self.restore else None
         apply_freeze(entry, step, keep)
         frozen.add(index)
         self.keeper.remember(index, "spectral")
-        kept = mask_sparsity(entry.mask.numpy())
+        kept = mask_sparsity(entry.mask_array())
         if worst is None:  # passed here, failed on another worker (see across_workers)
             self.say(f"{entry.layer}: {entry.role} failed the check on another worker at "
                      f"sparsity {failed_at:.2f}; frozen at {kept:.2f}")
@@ -94,10 +94,10 @@ class SpectralStage:
         self.say(f"{entry.layer}: {where} {what} at sparsity {failed_at:.2f} ({detail}); "
                  f"frozen at {kept:.2f}")
 
-    def non_finite(self, entry: PrunedWeight) -> None:
+    def non_finite(self, entry: PrunedMatrix) -> None:
         """Weights with NaN/inf (a diverged run): TF-MOT ranks NaN below every threshold, so the
         new mask prunes nearly everything.  Keep the last passing mask, judge nothing, warn once."""
-        entry.mask.assign(entry.good_mask)
+        entry.revert_to_good()
         if entry.name in self.warned:
             return
         self.warned.add(entry.name)

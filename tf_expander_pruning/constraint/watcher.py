@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tf_expander_pruning.pruning.wrapper import PrunedWeight
+from tf_expander_pruning.pruning.adapter import ModelAdapter, PrunedMatrix, adapter_of
 
 __all__ = ["UpdateWatcher", "schedule_rule"]
 
 Rule = tuple[int, int, int]
 
 
-def schedule_rule(entry: PrunedWeight) -> Rule | None:
+def schedule_rule(entry: PrunedMatrix) -> Rule | None:
     """``(begin_step, end_step, frequency)`` of the matrix's schedule, None if not of that form."""
     base = entry.schedule.base_schedule
     try:
@@ -32,8 +32,10 @@ def schedule_rule(entry: PrunedWeight) -> Rule | None:
 class UpdateWatcher:
     """Tracks the pruning step and reports which matrices' masks changed since the last look."""
 
-    def __init__(self, entries: Sequence[PrunedWeight], steps_per_batch: int = 1) -> None:
+    def __init__(self, entries: Sequence[PrunedMatrix], steps_per_batch: int = 1,
+                 adapter: ModelAdapter | None = None) -> None:
         self.entries = list(entries)
+        self.adapter = adapter or adapter_of(self.entries[0].wrapper)
         self.rules = [schedule_rule(entry) for entry in self.entries]
         self.steps_per_batch = max(1, int(steps_per_batch))
         self.counters = self.read_counters()
@@ -49,12 +51,11 @@ class UpdateWatcher:
         return max(1, min(spans) // 2) if spans else 1
 
     def read_counters(self) -> list[int]:
-        return [int(entry.mask_updates.numpy()) for entry in self.entries]
+        return [entry.update_count() for entry in self.entries]
 
     def read_step(self) -> int:
         """The wrappers' pruning step (they all advance together): optimizer steps so far."""
-        wrappers = {id(e.wrapper): e.wrapper for e in self.entries}
-        return max(int(w.pruning_step.numpy()) for w in wrappers.values())
+        return self.adapter.pruning_step(self.entries)
 
     def may_update(self, low: int, high: int, frozen: set[int]) -> bool:
         """Could an unfrozen matrix's mask have been updated at a step in [low, high]?"""

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from tf_expander_pruning.core.cells import check_roles
 from tf_expander_pruning.core.keras_compat import check_model, keras
-from tf_expander_pruning.core.layers import all_layers
+from tf_expander_pruning.core.layers import all_layers, keras_generation
 from tf_expander_pruning.pruning.recurrent import PrunedWeight, PruneRecurrent
 from tf_expander_pruning.pruning.recurrent_layers import PrunableBidirectional, is_recurrent_layer
-from tf_expander_pruning.pruning.roles import check_roles
 from tf_expander_pruning.pruning.schedules import (
     PruningSchedule,
     deserialize_schedule,
@@ -21,7 +21,12 @@ __all__ = ["prune_rnn", "strip_pruning", "pruned_weights"]
 
 
 def pruned_weights(model: keras.Model) -> list[PrunedWeight]:
-    """Every matrix pruned by a :class:`PruneRecurrent` wrapper in ``model`` (nested included)."""
+    """Every matrix pruned by a :class:`PruneRecurrent` wrapper in ``model`` (nested included);
+    for a Keras 3 model its Keras 3 records (same fields and methods)."""
+    if keras_generation(model) == 3:
+        from tf_expander_pruning.pruning.keras3 import model_ops as keras3_ops
+
+        return keras3_ops.pruned_weights(model)
     found = []
     for layer in all_layers(check_model(model)):
         if isinstance(layer, PruneRecurrent):
@@ -113,15 +118,23 @@ def prune_rnn(
             every SimpleRNN/LSTM/GRU/Bidirectional layer.
 
     Returns:
-        The pruned model; train it with ``tfmot.sparsity.keras.UpdatePruningStep()``.
+        The pruned model; train it with ``tf_expander_pruning.UpdatePruningStep()`` (for Keras 2
+        ``tfmot.sparsity.keras.UpdatePruningStep()`` is the same).
+
+    A Keras 3 model (``keras.Sequential`` or functional; TensorFlow, JAX or PyTorch backend) is
+    pruned by the Keras 3 adapter (:mod:`tf_expander_pruning.pruning.keras3`) with the same
+    arguments and semantics.
 
     Raises:
-        TypeError: ``model`` is not a tf_keras model (e.g. Keras 3), or ``schedule`` is not a
-            PruningSchedule.
+        TypeError: ``model`` is not a Keras model, or ``schedule`` is not a PruningSchedule.
         ValueError: no recurrent layer to prune, an unknown or non-recurrent entry in
             ``layers``, an unknown role, a schedule whose end is before its begin, a layer that
             is already wrapped for pruning.
     """
+    if keras_generation(model) == 3:
+        from tf_expander_pruning.pruning.keras3 import model_ops as keras3_ops
+
+        return keras3_ops.prune_rnn(model, schedule, roles=roles, layers=layers)
     check_model(model)
     validate_schedule(schedule)
     roles = check_roles(roles)
@@ -160,9 +173,15 @@ def strip_pruning(model: keras.Model) -> keras.Model:
     ``tfmot.sparsity.keras.strip_pruning`` also works on our wrappers (it leaves the
     ``PrunableBidirectional`` class in place).
 
+    A Keras 3 model comes back as a plain Keras 3 model (fresh layers, masked weights).
+
     Raises:
-        TypeError: not a tf_keras model.
+        TypeError: not a Keras model.
     """
+    if keras_generation(model) == 3:
+        from tf_expander_pruning.pruning.keras3 import model_ops as keras3_ops
+
+        return keras3_ops.strip_pruning(model)
     check_model(model)
     pairs = []
 

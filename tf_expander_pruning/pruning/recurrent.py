@@ -18,7 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tf_expander_pruning.core.cells import ROLES, cell_kind
+import numpy as np
+
+from tf_expander_pruning.core.cells import ROLES, cell_kind, check_roles
 from tf_expander_pruning.core.keras_compat import keras, tf
 from tf_expander_pruning.pruning.per_weight import PerWeightPruning
 from tf_expander_pruning.pruning.recurrent_layers import (
@@ -26,7 +28,6 @@ from tf_expander_pruning.pruning.recurrent_layers import (
     is_recurrent_layer,
     rnn_prunable_weights,
 )
-from tf_expander_pruning.pruning.roles import GATES, check_roles
 from tf_expander_pruning.pruning.schedules import (
     Freezable,
     PruningSchedule,
@@ -76,11 +77,47 @@ class PrunedWeight:
     @property
     def gates(self) -> tuple[str, ...]:
         """Gate letters (empty for SimpleRNN): gate ``k`` is columns ``[k*units, (k+1)*units)``."""
-        return GATES.get(self.cell_type, ())
+        kind = cell_kind(self.cell)
+        return kind.gate_letters if kind is not None else ()
 
     @property
     def name(self) -> str:
         return f"{self.layer}/{self.role}"
+
+    # The adapter interface (pruning/adapter.py): the constraint reads and writes only these.
+    def mask_array(self) -> np.ndarray:
+        return np.asarray(self.mask.numpy()) != 0
+
+    def good_mask_array(self) -> np.ndarray:
+        return np.asarray(self.good_mask.numpy()) != 0
+
+    def weight_array(self) -> np.ndarray:
+        return np.asarray(self.weight.numpy())
+
+    def is_frozen(self) -> bool:
+        return bool(self.frozen.numpy())
+
+    def frozen_step_value(self) -> int:
+        return int(self.frozen_step.numpy())
+
+    def update_count(self) -> int:
+        return int(self.mask_updates.numpy())
+
+    def set_mask(self, keep: np.ndarray) -> None:
+        self.mask.assign(np.asarray(keep).astype(self.mask.dtype.as_numpy_dtype))
+        # Zero what the kept mask removes (re-applying all masks of the wrapper is cheap).
+        self.wrapper.pruning_obj.weight_mask_op()
+        self.good_mask.assign(self.mask)
+
+    def keep_as_good(self) -> None:
+        self.good_mask.assign(self.mask)
+
+    def revert_to_good(self) -> None:
+        self.mask.assign(self.good_mask)
+
+    def mark_frozen(self, step: int) -> None:
+        self.frozen.assign(True)
+        self.frozen_step.assign(step)
 
 
 def _smart_cond(pred, true_fn, false_fn):
