@@ -9,6 +9,7 @@ child process with ``KERAS_BACKEND=jax``.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -230,3 +231,19 @@ def test_cli_codegen_reads_a_keras3_file(tf_lstm, tmp_path, capsys):
     printed = capsys.readouterr().out
     report = json.loads(printed[printed.index("{"):])
     assert status == 0 and report["max_abs_diff"] <= 1e-5 and report["samples"] == len(x)
+
+
+@needs_cc
+@pytest.mark.skipif(importlib.util.find_spec("tf_expander_pruning.pruning.keras3") is None,
+                    reason="Keras 3 pruning (issue 24 items 1-2) has not landed")
+def test_a_keras3_pruning_wrapper_is_stripped_first():
+    from tf_expander_pruning.schedules import GeometricSchedule
+
+    from tf_expander_pruning.pruning import prune_rnn, strip_pruning
+
+    wrapped = prune_rnn(_sequential(L.LSTM(6, name="lstm"), L.Dense(3)), GeometricSchedule())
+    x = np.random.default_rng(3).normal(size=(8, T, F)).astype(np.float32)
+    report = verify(wrapped, x, quantization="float32")
+    assert report.max_abs_diff <= 1e-5, report
+    plain = to_c(strip_pruning(wrapped), quantization="float32")
+    assert to_c(wrapped, quantization="float32").source == plain.source
