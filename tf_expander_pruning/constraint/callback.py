@@ -168,6 +168,8 @@ class RamanujanConstraint(keras.callbacks.Callback):
         strategy = getattr(model, "distribute_strategy", None)
         self._tensorboard.open(strategy is None or strategy.extended.should_save_summary)
         self._hooks.install(model, self._after_restore)
+        if self._adapter.generation == 3:
+            self._adapter.subscribe(model, self)
 
     def _measure_start(self, model) -> None:
         """Where pruning starts, on the fit's validation data (before its first step)."""
@@ -213,8 +215,23 @@ class RamanujanConstraint(keras.callbacks.Callback):
             self._initialise()
 
     def on_train_batch_end(self, batch, logs=None) -> None:
-        if self._ready:
+        if self._ready and self._adapter.generation == 2:
             changed = self._watcher.after_batch(self._frozen)
+            if changed:
+                self.check(indices=changed, _step=self._watcher.step)
+
+    # Keras 3: the step callback tells the constraint about each mask update (it subscribes in
+    # on_train_begin), so no batch-end hook runs and Keras 3 keeps its asynchronous dispatch
+    # (``async_safe``: the batch-end hook above does nothing on Keras 3).
+    async_safe = True
+
+    def before_mask_update(self) -> None:
+        if not self._ready:
+            self._initialise()
+
+    def after_mask_update(self, step: int) -> None:
+        if self._ready:
+            changed = self._watcher.changed(self._frozen)
             if changed:
                 self.check(indices=changed, _step=self._watcher.step)
 
@@ -230,6 +247,8 @@ class RamanujanConstraint(keras.callbacks.Callback):
             self._guard_check(dict(logs or {}), final=True)
         self._csv.write([], final=True)
         self._tensorboard.close()
+        if self._adapter is not None and self._adapter.generation == 3:
+            self._adapter.unsubscribe(self.model, self)
 
     def _after_restore(self, cause: str) -> None:
         """Something may have restored wrapper variables: put every freeze of this fit back."""

@@ -101,6 +101,10 @@ class UpdateWatcher:
         low, self.step = self.step, self.step + self.steps_per_batch
         if not self.may_update(low, self.step, frozen):
             return None
+        return self.changed(frozen)
+
+    def changed(self, frozen: set[int]) -> list[int]:
+        """Indices of unfrozen matrices whose mask changed since the last look (counters)."""
         counters = self.read_counters()
         changed = [
             index for index, (new, old) in enumerate(zip(counters, self.counters, strict=True))

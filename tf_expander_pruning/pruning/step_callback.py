@@ -61,11 +61,6 @@ class UpdatePruningStep(TfmotUpdatePruningStep):
             return self._keras3.on_train_batch_begin(batch, logs)
         return super().on_train_batch_begin(batch, logs)
 
-    def on_train_batch_end(self, batch, logs=None) -> None:
-        if self._keras3 is not None:
-            return self._keras3.on_train_batch_end(batch, logs)
-        return super().on_train_batch_end(batch, logs)
-
     def on_epoch_end(self, batch, logs=None) -> None:
         if self._keras3 is not None:
             return self._keras3.on_epoch_end(batch, logs)

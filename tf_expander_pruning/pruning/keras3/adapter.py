@@ -48,6 +48,17 @@ class Keras3Adapter:
         for variable, value in zip(model.trainable_weights, values, strict=True):
             variable.assign(value)
 
+    def subscribe(self, model, listener) -> None:
+        """Tell ``listener`` about every mask update of ``model`` (see :mod:`.step`)."""
+        for layer in all_layers(model):
+            if isinstance(layer, PruneRecurrent) and listener not in layer.listeners:
+                layer.listeners.append(listener)
+
+    def unsubscribe(self, model, listener) -> None:
+        for layer in all_layers(model):
+            if isinstance(layer, PruneRecurrent) and listener in layer.listeners:
+                layer.listeners.remove(listener)
+
     def check_step_callback(self, entries: Sequence[PrunedMatrix3],
                             siblings: list[Any] | None) -> None:
         wrappers = {id(e.wrapper): e.wrapper for e in entries}

@@ -31,7 +31,6 @@ class Keras3PruningStep(keras.callbacks.Callback):
         self.step = 0
         self.wrappers: list[PruneRecurrent] = []
         self.rules: list = []
-        self._begin = 0
 
     def on_train_begin(self, logs=None) -> None:
         model = self.model  # on JAX this attaches the state to the variables
@@ -48,23 +47,27 @@ class Keras3PruningStep(keras.callbacks.Callback):
                 if any(is_turn(rule, step) for rule in self.rules)]
 
     def on_train_batch_begin(self, batch, logs=None) -> None:
-        self._begin = int(batch)
-        # With steps_per_execution > 1 one batch hook covers that many optimizer steps.
+        # Only a batch-begin hook: Keras 3 then keeps dispatching batch ends asynchronously
+        # (a batch-end hook makes it wait for every step).  With steps_per_execution > 1 one
+        # hook covers that many optimizer steps.
         span = max(1, int(getattr(self._model, "steps_per_execution", 1) or 1))
-        for wrapper in self.wrappers:  # the step this batch ends at, whoever reads it first
-            wrapper.current_step = self.step + span
-        due = self._due(self.step + 1, self.step + span)
+        low, self.step = self.step + 1, self.step + span
+        for wrapper in self.wrappers:  # the step this batch ends at, as TF-MOT's counter
+            wrapper.current_step = self.step
+        due = self._due(low, self.step)
         if not due:
             return
         self.model  # noqa: B018 - on JAX: attach the fit's state before writing variables
+        listeners = {id(item): item for w in self.wrappers for item in w.listeners}.values()
+        for listener in listeners:
+            listener.before_mask_update()
         for step in due:
             for wrapper in self.wrappers:
                 wrapper.update_masks(step)
         for wrapper in self.wrappers:
-            wrapper.pruning_step.assign(due[-1])
-
-    def on_train_batch_end(self, batch, logs=None) -> None:
-        self.step += max(1, int(batch) - self._begin + 1)
+            wrapper.pruning_step.assign(self.step)
+        for listener in listeners:
+            listener.after_mask_update(self.step)
 
     def on_epoch_end(self, epoch, logs=None) -> None:
         self.model  # noqa: B018

@@ -183,6 +183,9 @@ class PruneRecurrent(keras.layers.Wrapper):
         #: The pruning step while a fit runs (kept in Python by the step callback, so reading
         #: it costs nothing); None outside a fit: then ``pruning_step`` (the variable) holds it.
         object.__setattr__(self, "current_step", None)
+        #: Objects told before and after the step callback updates masks (``before_mask_update()``,
+        #: ``after_mask_update(step)``): a ``RamanujanConstraint`` checks the new masks there.
+        object.__setattr__(self, "listeners", [])
 
     def _matrices(self) -> list[tuple[str, str | None, str, Any, Any]]:
         """[(path, direction, role, cell, weight)] for the pruned roles."""
