@@ -36,7 +36,7 @@ $(STAMP): setup.cfg pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m tf_expander_pruning.demo --out $(OUT)
+	$(PY) -m tf_expander_pruning.research.demo --out $(OUT)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n $(TEST_WORKERS)

@@ -29,14 +29,14 @@ import sys
 import time
 
 import numpy as np
-
-from tf_expander_pruning.core.keras_compat import keras
+from tf_expander_pruning.keras_compat import keras
 
 # isort: split
-from tf_expander_pruning.deployment.codegen import to_c
-from tf_expander_pruning.deployment.export import to_tflite
+from tf_expander_pruning.codegen import to_c
+from tf_expander_pruning.datasets import load
+from tf_expander_pruning.export import to_tflite
+
 from tf_expander_pruning.deployment.mcu import run_c_program, run_tflm
-from tf_expander_pruning.research.datasets import load
 
 HARNESS = r"""
 #include <string.h>

@@ -42,9 +42,7 @@ from tf_expander_pruning.keras_compat import keras, tf
 import tensorflow_model_optimization as tfmot
 from tf_expander_pruning.datasets import load
 from tf_expander_pruning.schedules import GeometricSchedule
-from tf_expander_pruning.spectral import SpectralCache, analyze
-
-from tf_expander_pruning.analysis.spectral import solvers
+from tf_expander_pruning.spectral import SpectralCache, analyze, solvers
 
 FREQUENCY = 10  # optimizer steps between mask updates
 REL = 1e-9

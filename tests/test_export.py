@@ -351,7 +351,7 @@ def test_compact_stacked_and_noop(digits):
 
 def _tfmot_pruned(kind: str, sparsity: float, digits, *, samples: int, seed: int):
     """``_build(kind)`` pruned by TF-MOT to ``sparsity`` and trained one epoch on digits."""
-    tfmot = pytest.importorskip("tensorflow_model_optimization")
+    import tensorflow_model_optimization as tfmot
     (x_train, y_train), _ = digits
     keras.utils.set_random_seed(seed)
     schedule = tfmot.sparsity.keras.ConstantSparsity(sparsity, begin_step=0, frequency=1)

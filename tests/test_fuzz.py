@@ -23,9 +23,8 @@ from tf_expander_pruning.spectral import (
     MIN_AVERAGE_DEGREE,
     SpectralCache,
     analyze,
+    solvers,
 )
-
-from tf_expander_pruning.analysis.spectral import solvers
 
 DTYPES = (bool, np.int8, np.int32, np.float32, np.float64)
 FORMATS = ("dense", "csr", "csc", "coo", "lil", "dok", "csr_array")

@@ -247,8 +247,7 @@ def test_summary_prints_like_model_summary(capsys):
 def test_digits_default_stop_prunes_past_70_percent_within_one_point():
     """Issue 22: ``make demo``'s job (LSTM(64) on digits, the default RamanujanConstraint) ends
     at >= 70 % layer sparsity within 1 point of the dense test accuracy."""
-    from tf_expander_pruning import datasets, strip_pruning
-    from tf_expander_pruning.research import demo
+    from tf_expander_pruning import datasets, demo, strip_pruning
     from tf_expander_pruning.research.classifier import accuracy
 
     x, y = datasets.load("digits", "train")

@@ -50,7 +50,7 @@ print({LOADED})
     assert fresh(code) == []
 
 
-def test_the_aliases_are_the_real_modules_and_heavy_names_still_load():
+def test_the_short_paths_are_the_real_modules_and_heavy_names_still_load():
     code = """
 import sys, json
 import tf_expander_pruning as tep

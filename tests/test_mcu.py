@@ -246,8 +246,8 @@ def test_tflm_fully_connected_equals_the_python_runtime_bit_for_bit(kernels):
 
 @pytest.fixture(scope="module")
 def int8_models():
-    from tf_expander_pruning.core.keras_compat import keras
-    from tf_expander_pruning.deployment.export import to_tflite
+    from tf_expander_pruning.export import to_tflite
+    from tf_expander_pruning.keras_compat import keras
 
     keras.utils.set_random_seed(0)
     x = np.random.default_rng(0).normal(size=(32, 8, 8)).astype(np.float32)
@@ -330,7 +330,7 @@ def test_tflm_arena_too_small_and_bad_inputs():
 
 def _one_step_model():
     """x_t (1, 8), h (1, 16) -> y (1, 4), h' = tanh(W x_t + U h + b): a hand-made RNN step."""
-    from tf_expander_pruning.core.keras_compat import keras, tf
+    from tf_expander_pruning.keras_compat import keras, tf
 
     keras.utils.set_random_seed(1)
     x_in, h_in = keras.layers.Input((8,), batch_size=1), keras.layers.Input((16,), batch_size=1)

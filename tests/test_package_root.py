@@ -1,5 +1,6 @@
 """The package root: lazy public names, short module paths, registration for load_model."""
 
+import json
 import subprocess
 import sys
 
@@ -67,3 +68,47 @@ def test_python_dash_m_runs_a_short_module_path():
     result = subprocess.run([sys.executable, "-m", "tf_expander_pruning.cli", "--help"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and "tf-expander" in result.stdout
+
+
+def test_every_short_path_imports_as_the_layer_module_without_tensorflow():
+    out = _run(
+        "import sys, importlib, json\n"
+        "import tf_expander_pruning as tep\n"
+        "import tf_expander_pruning.export\n"
+        "heavy = [m for m in ('tensorflow', 'tf_keras', 'keras') if m in sys.modules]\n"
+        "from tf_expander_pruning.export import to_tflite\n"
+        "import tf_expander_pruning.deployment.export as real\n"
+        "import tf_expander_pruning.export as short\n"
+        "same = {s: getattr(tep, s) is sys.modules[f'tf_expander_pruning.{s}']\n"
+        "       is importlib.import_module(f'tf_expander_pruning.{s}')\n"
+        "       is importlib.import_module(f'tf_expander_pruning.{r}')\n"
+        "       for s, r in tep.MODULES.items()}\n"
+        "print(json.dumps([heavy, to_tflite is real.to_tflite, short is real, tep.export is real,\n"
+        "                  sys.modules['tf_expander_pruning.export'] is real, same]))\n"
+    )
+    heavy, *identities, same = json.loads(out.splitlines()[-1])
+    assert heavy == [] and identities == [True, True, True, True]
+    assert same and all(same.values()), same
+
+
+def test_no_import_hook_and_no_reexport_only_module():
+    import pathlib
+
+    import tf_expander_pruning as tep
+
+    assert not [f for f in sys.meta_path if type(f).__module__.startswith("tf_expander_pruning")]
+    root = pathlib.Path(tep.__file__).parent
+    assert not (root / "core" / "aliases.py").exists()
+    assert not (root / "pruning" / "wrapper.py").exists()
+    assert not (root / "pruning" / "roles.py").exists()
+
+
+def test_pruning_layer_names_come_from_one_place():
+    import tf_expander_pruning as tep
+    from tf_expander_pruning import pruning
+    from tf_expander_pruning.pruning import model_ops, recurrent, schedules
+
+    assert pruning.prune_rnn is model_ops.prune_rnn is tep.prune_rnn
+    assert pruning.PruneRecurrent is recurrent.PruneRecurrent is tep.PruneRecurrent
+    assert pruning.GeometricSchedule is schedules.GeometricSchedule is tep.GeometricSchedule
+    assert pruning.schedules is schedules is tep.schedules

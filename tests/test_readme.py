@@ -73,3 +73,30 @@ def test_readme_inspect_command_runs_on_the_demo_model(demo_run, capsys):
     ]
     # --per-gate: one row per gate block of the demo's LSTM
     assert {r["gate"] for r in rows if r["layer"] == "lstm"} == {"i", "f", "c", "o"}
+
+
+def test_readme_keras3_jax_example_runs_as_written(tmp_path):
+    """Issue 24: the README's Keras 3 example, in a fresh process on the JAX backend."""
+    import os
+    import subprocess
+    import sys
+
+    block = [b for b in python_blocks() if 'KERAS_BACKEND"] = "jax"' in b][0]
+    check = (
+        "\nassert keras.backend.backend() == 'jax'"
+        "\nassert [type(layer).__name__ for layer in final.layers] == ['LSTM', 'Dense']"
+        "\nkernel = final.layers[0].cell.recurrent_kernel.numpy()"
+        "\nprint('sparsity', 1 - (kernel != 0).mean())"
+        "\nloaded = keras.saving.load_model('pruned_lstm.keras')"
+        "\nassert [p.name for p in tep.pruned_weights(loaded)] == ['lstm/W_xh', 'lstm/W_hh']"
+        "\nprint('accuracy', final.evaluate(x_val, y_val, verbose=0)[1])"
+    )
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    done = subprocess.run([sys.executable, "-c", block + check], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, check=False, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = done.stdout
+    assert "W_hh" in out and "Delta_r" in out
+    values = dict(line.split() for line in out.splitlines()
+                  if line.startswith(("sparsity", "accuracy")))
+    assert float(values["sparsity"]) > 0.3 and float(values["accuracy"]) > 0.8

@@ -205,17 +205,18 @@ def test_convlstm_and_custom_cells_cannot_be_pruned_and_say_so():
 # ---------------------------------------------------------------- Keras 3
 @pytest.fixture(scope="module")
 def keras3_model():
-    keras3 = pytest.importorskip("keras")
-    if not keras3.__version__.startswith("3"):
-        pytest.skip("Keras 3 not installed")
+    import keras as keras3  # Keras 3 comes with TensorFlow >= 2.16: a required dependency
+
+    assert keras3.__version__.startswith("3")
     model = keras3.Sequential([keras3.Input((8, 8)), keras3.layers.LSTM(4),
                                keras3.layers.Dense(3)])
     model.compile("adam", "mse")
     return model
 
 
-def test_keras3_model_is_rejected_by_the_constraint(keras3_model):
-    with pytest.raises(TypeError, match="`model` is a Keras 3 object.*tf_keras"):
+def test_unpruned_keras3_model_is_rejected_by_the_constraint_with_how_to(keras3_model):
+    """Issue 24: Keras 3 models are pruned now; an unpruned one gets Keras 2's message."""
+    with pytest.raises(ValueError, match="no pruned recurrent layer.*prune_rnn"):
         keras3_model.fit(X[:8], np.zeros((8, 3)), verbose=0, callbacks=[RamanujanConstraint()])
 
 

@@ -12,10 +12,9 @@ from tf_expander_pruning.spectral import (
     analyze,
     iterative_mean_delta_r,
     ramanujan_bound,
+    solvers,
     top_singular_values,
 )
-
-from tf_expander_pruning.analysis.spectral import solvers
 
 
 def dense_reference(mask):

@@ -7,9 +7,7 @@ import math
 import numpy as np
 import pytest
 import scipy.sparse
-from tf_expander_pruning.spectral import SpectralCache, analyze, as_sparse_graph
-
-from tf_expander_pruning.analysis.spectral import solvers, warm
+from tf_expander_pruning.spectral import SpectralCache, analyze, as_sparse_graph, solvers, warm
 
 # Most tests here are about the Lanczos warm start: the autouse fixture below forces that
 # path (300 x 700 would take the Gram path); tests named *gram* keep the solver's own choice.

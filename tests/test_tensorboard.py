@@ -8,14 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow_model_optimization as tfmot  # noqa: E402
 from tf_expander_pruning.keras_compat import keras, tf
 from tf_expander_pruning.schedules import GeometricSchedule
 
 from tf_expander_pruning import datasets
 from tf_expander_pruning.constraint import RamanujanConstraint
 from tf_expander_pruning.pruning import prune_rnn
-
-tfmot = pytest.importorskip("tensorflow_model_optimization")
 
 
 def read_scalars(root: Path) -> dict[str, dict[str, list[tuple[int, float]]]]:
@@ -123,7 +122,7 @@ def test_pruning_summaries_and_constraint_scalars_share_one_log_dir(tmp_path):
 
 @pytest.mark.slow
 def test_expander_tuner_gives_each_trial_its_own_log_dirs(tmp_path):
-    tuning = pytest.importorskip("tf_expander_pruning.tuning")
+    from tf_expander_pruning import tuning
     x, y = datasets.load("digits", "train")
     x_val, y_val = datasets.load("digits", "test")
     log_dir = tmp_path / "logs"

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keras_tuner as kt  # noqa: E402
 import numpy as np
 import pytest
 from tf_expander_pruning.graphs import weight_graphs
@@ -16,8 +17,6 @@ from tf_expander_pruning.schedules import GeometricSchedule
 
 from tf_expander_pruning import tuning
 from tf_expander_pruning.pruning import PruneRecurrent, prune_rnn, pruned_weights, strip_pruning
-
-kt = pytest.importorskip("keras_tuner")
 
 
 def _accuracy(model, x, y) -> float:

@@ -22,21 +22,37 @@ imported here: ``import tf_expander_pruning.spectral`` needs only NumPy and SciP
 TensorFlow, TF-MOT and keras-tuner load on first use of a name that needs them (PEP 562).
 """
 
-import importlib as _importlib
 import os as _os
 import sys as _sys
+import types as _types
+from importlib import import_module as _import_module
+from importlib.machinery import ModuleSpec as _ModuleSpec
+from typing import TYPE_CHECKING
 
 # Keras 2 must be chosen before TensorFlow is first imported (TF-MOT needs it).
 _os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from tf_expander_pruning.core import aliases as _aliases  # noqa: E402
-
-_aliases.install()
-
 __version__ = "0.1.0"
 
-#: Public name -> module that defines it (relative to the package root).
-_NAMES = {
+#: Short public module path -> the module of its layer (relative to the package root).  Each
+#: short path is the very module object of its layer (``tep.export is
+#: tep.deployment.export``), importable either way and loaded on first use.
+MODULES = {
+    "keras_compat": "core.keras_compat",
+    "spectral": "analysis.spectral",
+    "graphs": "analysis.graphs",
+    "unrolled": "analysis.unrolled",
+    "schedules": "pruning.schedules",
+    "export": "deployment.export",
+    "codegen": "deployment.codegen",
+    "datasets": "research.datasets",
+    "experiments": "research.experiments",
+    "tuning": "research.tuning",
+    "demo": "research.demo",
+}
+
+#: Public name at the root -> the module that defines it (relative to the package root).
+NAMES = {
     "keras": "core.keras_compat",
     "SpectralReport": "analysis.spectral",
     "analyze": "analysis.spectral",
@@ -49,26 +65,89 @@ _NAMES = {
     "unrolled_graph": "analysis.unrolled",
     "Freezable": "pruning.schedules",
     "GeometricSchedule": "pruning.schedules",
-    "PruneRecurrent": "pruning.wrapper",
-    "PrunableBidirectional": "pruning.wrapper",
-    "prune_rnn": "pruning.wrapper",
-    "pruned_weights": "pruning.wrapper",
-    "strip_pruning": "pruning.wrapper",
+    "PruneRecurrent": "pruning.recurrent",
+    "PrunableBidirectional": "pruning.recurrent_layers",
+    "prune_rnn": "pruning.model_ops",
+    "pruned_weights": "pruning.model_ops",
+    "strip_pruning": "pruning.model_ops",
+    "UpdatePruningStep": "pruning.step_callback",
     "RamanujanConstraint": "constraint.callback",
 }
 
-__all__ = [*_NAMES, *_aliases.ALIASES, "pruning", "constraint", "cli"]
+_LAYERS = ("core", "analysis", "pruning", "constraint", "deployment", "research", "cli")
+
+__all__ = [*NAMES, *MODULES, *_LAYERS]
+
+if TYPE_CHECKING:  # what editors and type checkers see; at run time the names load lazily
+    from tf_expander_pruning.analysis import graphs, spectral, unrolled
+    from tf_expander_pruning.analysis.graphs import WeightGraph, summary, weight_graphs
+    from tf_expander_pruning.analysis.spectral import (
+        SpectralReport,
+        analyze,
+        iterative_mean_delta_r,
+        ramanujan_bound,
+    )
+    from tf_expander_pruning.analysis.unrolled import analyze_unrolled, unrolled_graph
+    from tf_expander_pruning.constraint.callback import RamanujanConstraint
+    from tf_expander_pruning.core import keras_compat
+    from tf_expander_pruning.core.keras_compat import keras
+    from tf_expander_pruning.deployment import codegen, export
+    from tf_expander_pruning.pruning import schedules
+    from tf_expander_pruning.pruning.model_ops import prune_rnn, pruned_weights, strip_pruning
+    from tf_expander_pruning.pruning.recurrent import PruneRecurrent
+    from tf_expander_pruning.pruning.recurrent_layers import PrunableBidirectional
+    from tf_expander_pruning.pruning.schedules import Freezable, GeometricSchedule
+    from tf_expander_pruning.pruning.step_callback import UpdatePruningStep
+    from tf_expander_pruning.research import datasets, demo, experiments, tuning
+
+
+class _ShortPath(_types.ModuleType):
+    """``tf_expander_pruning.<short>`` in ``sys.modules`` until first use.
+
+    So ``import tf_expander_pruning.export`` and ``from tf_expander_pruning.export import
+    to_tflite`` are plain imports that load nothing heavy until a name is used.  The first use
+    imports the layer's module the normal way and puts it in place of this stand-in: from then
+    on the short path *is* that module object.
+    """
+
+    def __getattr__(self, name: str):
+        return getattr(_resolve(self.__name__.rpartition(".")[2]), name)
+
+    def __setattr__(self, name: str, value) -> None:  # monkeypatching the stand-in patches it
+        setattr(_resolve(self.__name__.rpartition(".")[2]), name, value)
+
+
+def _resolve(short: str):
+    """Import the module behind a short path and make the short path that very module."""
+    module = _import_module(f"{__name__}.{MODULES[short]}")
+    _sys.modules[f"{__name__}.{short}"] = module
+    globals()[short] = module
+    return module
+
+
+def _stand_in(short: str) -> _ShortPath:
+    stand_in = _ShortPath(f"{__name__}.{short}")
+    for name in ("__loader__", "__package__", "__doc__"):  # these forward to the real module
+        del vars(stand_in)[name]
+    # The import system reads `__spec__` of a module it finds in sys.modules; a light spec of
+    # its own keeps a plain `import tf_expander_pruning.<short>` from loading the module.
+    vars(stand_in)["__spec__"] = _ModuleSpec(stand_in.__name__, None)
+    return stand_in
+
+
+for _short in MODULES:
+    _sys.modules.setdefault(f"{__name__}.{_short}", _stand_in(_short))
 
 
 def __getattr__(name: str):
-    if name in _NAMES:
-        module = _importlib.import_module(f"{__name__}.{_NAMES[name]}")
-        value = getattr(module, name)
+    if name in NAMES:
+        value = getattr(_import_module(f"{__name__}.{NAMES[name]}"), name)
         if name == "keras":  # whoever takes our Keras may load a saved pruned model next
-            _importlib.import_module(f"{__name__}.pruning")
-    elif name in _aliases.ALIASES or name in ("core", "analysis", "pruning", "constraint",
-                                             "deployment", "research", "cli"):
-        value = _importlib.import_module(f"{__name__}.{name}")
+            _import_module(f"{__name__}.pruning")
+    elif name in MODULES:
+        return _resolve(name)
+    elif name in _LAYERS:
+        value = _import_module(f"{__name__}.{name}")
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value  # cache: later lookups skip __getattr__
@@ -80,7 +159,7 @@ def __dir__():
 
 
 # Saved models name our schedules and wrappers by their bare class names, which are registered
-# with Keras when `pruning` is imported.  If Keras 2 is already loaded, registering costs nothing,
-# so do it now and `keras.models.load_model` works right after `import tf_expander_pruning`.
-if "tf_keras" in _sys.modules:
-    _importlib.import_module(f"{__name__}.pruning")
+# with Keras when `pruning` is imported.  If Keras 2 or Keras 3 is already loaded, register now,
+# so `keras.models.load_model` / `keras.saving.load_model` work right after the import.
+if "tf_keras" in _sys.modules or "keras" in _sys.modules:
+    _import_module(f"{__name__}.pruning")

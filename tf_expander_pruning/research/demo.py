@@ -23,11 +23,6 @@ from typing import Any
 
 import numpy as np
 
-if __name__ == "__main__" and sys.argv and sys.argv[0] is None:
-    # `python -m tf_expander_pruning.demo` runs through the short-path alias, whose module spec
-    # has no file, so runpy sets argv[0] to None; TensorFlow's import reads it as a string.
-    sys.argv[0] = "tf_expander_pruning.demo"
-
 from tf_expander_pruning.core.keras_compat import keras, tf  # noqa: E402
 from tf_expander_pruning.research.classifier import (
     accuracy,
@@ -310,7 +305,7 @@ def run(out: str | Path = "demo_output", *, units: int = 64, dense_epochs: int =
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m tf_expander_pruning.demo [--out DIR] [--units N] ... [--no-export]``."""
+    """``python -m tf_expander_pruning.research.demo [--out DIR] [--units N] ... [--no-export]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="demo_output", help="output folder")
     parser.add_argument("--units", type=int, default=64)

@@ -17,7 +17,7 @@ def custom_objects() -> dict:
     )
 
     objects = {"PruneLowMagnitude": PruneLowMagnitude}
-    for module_name in ("pruning.schedules", "pruning.wrapper"):  # importing registers them
+    for module_name in ("pruning.schedules", "pruning"):  # importing registers them
         importlib.import_module(f"tf_expander_pruning.{module_name}")
     objects.update(keras.utils.get_custom_objects())
     return objects

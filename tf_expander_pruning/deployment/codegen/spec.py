@@ -109,7 +109,7 @@ def strip_wrappers(model):
     )
     if not wrapped:
         return model
-    from tf_expander_pruning.pruning.wrapper import strip_pruning
+    from tf_expander_pruning.pruning import strip_pruning
 
     return strip_pruning(model)
 

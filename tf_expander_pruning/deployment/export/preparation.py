@@ -54,7 +54,7 @@ def strip(model):
     keras_compat.check_model(model)
     if not has_pruning_wrappers(model):
         return model
-    from tf_expander_pruning.pruning.wrapper import strip_pruning
+    from tf_expander_pruning.pruning import strip_pruning
 
     return strip_pruning(model)
 

@@ -98,7 +98,7 @@ def _fixed_method(target: float, config: ExperimentConfig, steps: int):
 
 
 def _row(config, seed, name, target, pruned, constraint, data, seconds, epochs):
-    from tf_expander_pruning.pruning.wrapper import pruned_weights
+    from tf_expander_pruning.pruning import pruned_weights
 
     masks = {p.role: np.asarray(p.mask.numpy()) for p in pruned_weights(pruned)}
     row: dict[str, Any] = {"dataset": config.dataset, "cell": config.cell, "seed": seed,

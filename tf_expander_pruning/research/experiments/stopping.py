@@ -73,7 +73,7 @@ def _schedule_and_constraint(config: ExperimentConfig, budget: _Budget, option):
 def _run_method(config, data: ExperimentData, dense, budget: _Budget, seed: int, name, option):
     """Prune ``dense`` with one method for the whole budget; its result row."""
     from tf_expander_pruning.core.keras_compat import keras
-    from tf_expander_pruning.pruning.wrapper import pruned_weights
+    from tf_expander_pruning.pruning import pruned_weights
 
     keras.utils.set_random_seed(seed)
     schedule, constraint, target = _schedule_and_constraint(config, budget, option)

@@ -73,7 +73,7 @@ def fit_pruned(dense, schedule, constraint, config: ExperimentConfig, x, y, *, e
     import time
 
     from tf_expander_pruning.core.keras_compat import tfmot
-    from tf_expander_pruning.pruning.wrapper import prune_rnn
+    from tf_expander_pruning.pruning import prune_rnn
 
     callbacks = [tfmot.sparsity.keras.UpdatePruningStep()]
     if constraint is not None:

@@ -1,4 +1,4 @@
-"""The Keras the behaviour tests build models in (their fixture is in conftest.py).
+"""The Keras the behaviour tests build models in (tests/conftest.py parametrizes ``flavour``).
 
 One body, every Keras: the behaviour tests of pruning and the constraint run for Keras 2
 (tf_keras + TF-MOT) and for Keras 3 on the TensorFlow and JAX backends (issue 24).
