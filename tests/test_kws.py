@@ -151,3 +151,26 @@ def test_firmware_refuses_a_mismatched_network():
     model = recurrent_classifier("gru", 4, input_shape=(49, 7))
     with pytest.raises(ValueError, match="takes 7 features a frame, the front end gives 10"):
         kws_program(frontend_to_c(name="kws"), to_c(model, name="net"), sw.CLIP_SAMPLES)
+
+
+def test_deploy_md_keyword_spotting_table_is_recomputed_from_the_raw_results():
+    """docs/deploy.md's keyword-spotting table and real-time figures come from
+    docs/kws/kws_results.json (what ``tf-expander kws --out docs/kws`` wrote)."""
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    result = json.loads((docs / "kws" / "kws_results.json").read_text())
+    report = kws.format_report(result)
+    assert report == (docs / "kws" / "kws_report.md").read_text().rstrip("\n")
+    section = (docs / "deploy.md").read_text().split("## Keyword spotting on a Cortex-M4")[1]
+    section = section.split("\n## ")[0]
+    table = [line for line in report.splitlines() if line.startswith("|")]
+    assert len(table) == 5 and "\n".join(table) in section
+    budget = result["realtime"]["cycles_per_frame_budget"]
+    front = result["c"]["frontend"]["instructions_per_frame"]
+    c_share = (front + result["c"]["network"]["instructions_per_frame"]) / budget
+    tflm_share = (front + result["tflm"]["instructions_per_frame"]) / budget
+    assert f"**{c_share:.2%}**".replace("%", " %") in section
+    assert f"**{tflm_share:.2%}**".replace("%", " %") in section
+    assert result["c"]["device_equals_host"] and result["c"]["clips"] == result["test_clips"]
+    assert f"{result['keras_accuracy']:.2%}".replace("%", " %") in section
