@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from tf_expander_pruning.research.classifier import compile_classifier
 from tf_expander_pruning.research.experiments.config import (
     CELLS,
     ROLE_NAMES,
@@ -43,7 +44,6 @@ from tf_expander_pruning.research.experiments.spectra import analyze_weight, unr
 from tf_expander_pruning.research.experiments.summary import summarize
 from tf_expander_pruning.research.experiments.training import (
     ExperimentData,
-    compile_model,
     progress_ticker,
     train_dense,
 )
@@ -106,7 +106,7 @@ def _run_variant(result, data: ExperimentData, model, seed: int, variant: str, t
     roles, method = VARIANTS[variant]
     rnn = model.get_layer("rnn")
     variables = {"kernel": rnn.cell.kernel, "recurrent": rnn.cell.recurrent_kernel}
-    compile_model(model, config.finetune_learning_rate)
+    compile_classifier(model, config.finetune_learning_rate)
     masks = MaskCallback.create(variables)
     rng = np.random.default_rng(10_000 + seed)
     for round_index in range(config.rounds + 1):

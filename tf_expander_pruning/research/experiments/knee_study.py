@@ -32,12 +32,12 @@ from typing import Any
 
 import numpy as np
 
+from tf_expander_pruning.research.classifier import compile_classifier
 from tf_expander_pruning.research.experiments.config import ExperimentConfig
 from tf_expander_pruning.research.experiments.results_io import write_rows
 from tf_expander_pruning.research.experiments.stopping import STOP_TARGETS
 from tf_expander_pruning.research.experiments.training import (
     ExperimentData,
-    compile_model,
     fit_pruned,
     train_dense,
 )
@@ -186,7 +186,7 @@ def measure_noise(config: ExperimentConfig, epochs: int = 10) -> list[dict[str, 
     for seed in config.seed_list():
         fit, val = validation_split(data.y_train, 0.2, seed)
         model = train_dense(config, seed, data.x_train[fit], data.y_train[fit], data.classes)
-        compile_model(model, config.finetune_learning_rate)
+        compile_classifier(model, config.finetune_learning_rate)
         keras.utils.set_random_seed(seed)
         history = model.fit(data.x_train[fit], data.y_train[fit], epochs=epochs,
                             batch_size=config.batch_size, verbose=0,

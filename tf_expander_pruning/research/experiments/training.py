@@ -8,12 +8,15 @@ from typing import Any
 import numpy as np
 
 from tf_expander_pruning.research import datasets
-from tf_expander_pruning.research.experiments.config import CELLS, ExperimentConfig
+from tf_expander_pruning.research.classifier import (
+    accuracy,
+    compile_classifier,
+    recurrent_classifier,
+)
+from tf_expander_pruning.research.experiments.config import ExperimentConfig
 
 __all__ = [
     "build_model",
-    "compile_model",
-    "accuracy",
     "train_dense",
     "fit_pruned",
     "progress_ticker",
@@ -24,31 +27,11 @@ __all__ = [
 
 
 def build_model(config: ExperimentConfig, time: int, features: int, classes: int):
-    """``Input(time, features) -> RNN(units, name="rnn") -> Dense(classes, softmax)``."""
-    from tf_expander_pruning.core.keras_compat import keras
-
-    layer_class = getattr(keras.layers, CELLS[config.cell][0])
-    inputs = keras.Input((time, features))
-    hidden = layer_class(config.units, name="rnn")(inputs)
-    outputs = keras.layers.Dense(classes, activation="softmax", name="output")(hidden)
-    return keras.Model(inputs, outputs)
-
-
-def compile_model(model, learning_rate: float) -> None:
-    """Adam at ``learning_rate``, sparse categorical cross-entropy, accuracy."""
-    from tf_expander_pruning.core.keras_compat import keras
-
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-
-
-def accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
-    """Share of ``x`` whose arg-max prediction equals ``y``."""
-    probabilities = model.predict(x, batch_size=1024, verbose=0)
-    return float(np.mean(np.argmax(probabilities, axis=1) == y))
+    """The experiments' classifier: ``recurrent_classifier`` with the recurrent layer named
+    ``"rnn"`` and a softmax output (the paper's set-up)."""
+    return recurrent_classifier(config.cell, config.units, input_shape=(time, features),
+                                classes=classes, layer_name="rnn", output_activation="softmax",
+                                name=f"{config.dataset}_{config.cell}")
 
 
 def train_dense(config: ExperimentConfig, seed: int, x_train, y_train, classes: int):
@@ -57,7 +40,7 @@ def train_dense(config: ExperimentConfig, seed: int, x_train, y_train, classes: 
 
     keras.utils.set_random_seed(seed)
     model = build_model(config, *x_train.shape[1:], classes)
-    compile_model(model, config.learning_rate)
+    compile_classifier(model, config.learning_rate)
     model.fit(
         x_train, y_train, epochs=config.dense_epochs, batch_size=config.batch_size,
         verbose=0, shuffle=True,
@@ -79,7 +62,7 @@ def fit_pruned(dense, schedule, constraint, config: ExperimentConfig, x, y, *, e
     if constraint is not None:
         callbacks.append(constraint)
     pruned = prune_rnn(dense, schedule)
-    compile_model(pruned, config.finetune_learning_rate)
+    compile_classifier(pruned, config.finetune_learning_rate)
     started = time.perf_counter()
     pruned.fit(x, y, epochs=epochs, batch_size=config.batch_size, verbose=0, callbacks=callbacks,
                validation_data=validation_data)
