@@ -11,7 +11,7 @@ import pytest
 import tensorflow_model_optimization as tfmot
 
 from tf_expander_pruning import GeometricSchedule, RamanujanConstraint, keras, prune_rnn
-from tf_expander_pruning.constraint.knee import KneeSearch
+from tf_expander_pruning.constraint.decisions import KneeSearch
 from tf_expander_pruning.pruning import pruned_weights
 
 
@@ -302,7 +302,7 @@ def test_noise_margin_records_the_paired_noise_of_each_try():
 def test_the_loss_test_fails_a_try_whose_accuracy_held():
     """max_loss_rise: a try fails when the validation loss rose more than that fraction above
     its value where pruning started, whatever the accuracy did."""
-    from tf_expander_pruning.constraint.guard import ValidationGuard
+    from tf_expander_pruning.constraint.decisions import ValidationGuard
 
     guard = ValidationGuard("val_accuracy", 0.02, max_loss_rise=1.0)
     guard.start_loss = 0.1

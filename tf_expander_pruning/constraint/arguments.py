@@ -7,7 +7,7 @@ import numbers
 from typing import Any
 
 from tf_expander_pruning.constraint.criterion import CRITERIA, UNDEFINED_POLICIES
-from tf_expander_pruning.constraint.guard import higher_is_better
+from tf_expander_pruning.constraint.decisions import higher_is_better
 from tf_expander_pruning.core.cells import check_roles
 from tf_expander_pruning.core.validation import (
     check_choice,

@@ -13,9 +13,10 @@ Use it with a model from :func:`~tf_expander_pruning.pruning.prune_rnn` and TF-M
 
 The callback wires small pieces: :class:`~.watcher.UpdateWatcher` (which masks changed),
 :class:`~.runner.CheckRunner` (spectral reports through a cache), :class:`~.criterion.Criterion`
-(pass/fail), :class:`~.guard.ValidationGuard` (the accuracy test and its safe point),
-:mod:`~.policy` (freeze, roll back, keep frozen after weight restores) and :mod:`~.sinks`
-(log, CSV, TensorBoard).  All freeze state is in wrapper weights, so it is saved with the model.
+(pass/fail), :mod:`~.stages` (the spectral test and the guard, applying the freeze decisions
+of :mod:`~.decisions`), :mod:`~.policy` (freeze, roll back, keep frozen after weight restores)
+and :mod:`~.sinks` (log, CSV, TensorBoard).  All freeze state is in wrapper weights, so it is
+saved with the model.
 """
 
 from __future__ import annotations
@@ -27,10 +28,9 @@ from typing import Any
 
 from tf_expander_pruning.analysis.spectral import SpectralReport
 from tf_expander_pruning.constraint import entries as setup
-from tf_expander_pruning.constraint import guard as guards
 from tf_expander_pruning.constraint.arguments import check_arguments
 from tf_expander_pruning.constraint.criterion import CRITERIA, UNDEFINED_POLICIES, Criterion
-from tf_expander_pruning.constraint.knee import KneeSearch
+from tf_expander_pruning.constraint.decisions import KneeSearch, ValidationGuard, spectral_stops
 from tf_expander_pruning.constraint.paired import PairedAccuracy, is_accuracy_key
 from tf_expander_pruning.constraint.policy import FreezeKeeper, RestoreHooks
 from tf_expander_pruning.constraint.report import results, summary_table
@@ -40,7 +40,7 @@ from tf_expander_pruning.constraint.sinks import (
     LogSink,
     TensorBoardSink,
 )
-from tf_expander_pruning.constraint.stages import SpectralStage
+from tf_expander_pruning.constraint.stages import GuardStage, SpectralStage
 from tf_expander_pruning.constraint.watcher import UpdateWatcher
 from tf_expander_pruning.core.formatting import write_csv
 from tf_expander_pruning.core.keras_compat import keras
@@ -118,8 +118,8 @@ class RamanujanConstraint(keras.callbacks.Callback):
 
     def _reset_runtime(self) -> None:
         self._tensorboard = TensorBoardSink(self.log_dir)
-        self._guard = guards.ValidationGuard(self.monitor, self.max_drop, self.baseline, self.mode,
-                                             self.max_loss_rise)
+        self._guard = ValidationGuard(self.monitor, self.max_drop, self.baseline, self.mode,
+                                      self.max_loss_rise)
         self._entries: list[PrunedMatrix] = []
         self._adapter = None
         self._frozen: set[int] = set()
@@ -150,10 +150,9 @@ class RamanujanConstraint(keras.callbacks.Callback):
         """Does a failed spectral check freeze the matrix?  ``spectral="auto"``: only when the
         guard is off (the paper's rule) or the fit has no validation data (the guard then sees
         only the training metric); with the guard on validation data it is recorded, not
-        obeyed (``docs/results.md``: on these data sets it stopped short of the knee)."""
-        if self.spectral != "auto":
-            return self.spectral == "stop"
-        return not self.guard or not self._watches_validation
+        obeyed (``docs/results.md``: on these data sets it stopped short of the knee).
+        The rule is :func:`~.decisions.spectral_stops`."""
+        return spectral_stops(self.spectral, self.guard, self._watches_validation)
 
     # ------------------------------------------------------------------ Keras hooks
     def on_train_begin(self, logs=None) -> None:
@@ -200,9 +199,8 @@ class RamanujanConstraint(keras.callbacks.Callback):
                                        stop=self.spectral_stops)
         search = KneeSearch(len(self._entries), self.min_step, self.max_retries, self.patience)
         noise = None if self._paired is None else self._paired.standard_error
-        self._guard_stage = guards.GuardStage(self._guard, self._entries, self._keeper,
-                                              self._log.say, search, noise, self.noise_margin,
-                                              self._adapter)
+        self._guard_stage = GuardStage(self._guard, self._entries, self._keeper, self._log.say,
+                                       search, noise, self.noise_margin, self._adapter)
         self._guard_stage.start(self.model, self._watcher.step)
         self._ready = True
 

@@ -170,7 +170,7 @@ class Freezable(PruningSchedule, tf.Module):
     A callback can also *drive* the sparsity: :meth:`set_target` makes every later mask update
     (still at the base schedule's steps) prune to that sparsity instead of the base schedule's;
     :meth:`follow_schedule` hands control back.  ``RamanujanConstraint``'s knee search retries a
-    failed update with a smaller step this way (:mod:`tf_expander_pruning.constraint.knee`).
+    failed update with a smaller step this way (:mod:`tf_expander_pruning.constraint.decisions`).
 
     Args:
         base_schedule: any ``tfmot.sparsity.keras.PruningSchedule``.
