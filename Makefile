@@ -16,7 +16,7 @@ AUDIO_PACKAGES := espeak-ng
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev,data]"
+	$(PY) -m pip install --quiet -e ".[dev,deploy,research,data]"
 	@command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || \
 		(echo "installing a C compiler (gcc) for the C export tests"; \
 		 (apt-get update -qq && apt-get install -y -qq gcc) || \

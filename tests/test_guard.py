@@ -157,3 +157,18 @@ def test_without_validation_data_the_guard_says_what_it_does(metrics, expected):
                   callbacks=[tfmot.sparsity.keras.UpdatePruningStep(), constraint])
     assert sum(expected in str(w.message) for w in caught) == 1  # said once per fit
     assert not any(r["stopped_by"] == "guard" for r in constraint.history) or metrics
+
+
+def test_the_end_of_training_always_judges_the_try_even_with_updates_still_scheduled():
+    """A fit that ends in the middle of a try (the schedule had more updates to come) hands
+    back a judged model: the try is accepted or rolled back at the end (README's Keras 3 fit)."""
+    from tf_expander_pruning.constraint.decisions import window_closes
+
+    # Next update 40 steps away, 10 steps an epoch: an ordinary epoch end does not judge...
+    assert not window_closes(50, 10, 10, False, 8, 20)
+    # ...the last one does, whatever is scheduled and however recent the last update.
+    assert window_closes(50, 10, 10, True, 8, 20)
+    assert window_closes(None, 10, 10, True, 9, 20)
+    # With no update left, an epoch end judges once the recovery window has passed.
+    assert not window_closes(None, 10, 10, False, 5, 20)
+    assert window_closes(None, 30, 10, False, 5, 20)

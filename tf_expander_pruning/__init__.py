@@ -26,7 +26,7 @@ import os as _os
 import sys as _sys
 import types as _types
 from importlib import import_module as _import_module
-from importlib.machinery import ModuleSpec as _ModuleSpec
+from importlib.util import spec_from_file_location as _spec_from_file_location
 from typing import TYPE_CHECKING
 
 # Keras 2 must be chosen before TensorFlow is first imported (TF-MOT needs it).
@@ -111,7 +111,10 @@ class _ShortPath(_types.ModuleType):
     """
 
     def __getattr__(self, name: str):
-        return getattr(_resolve(self.__name__.rpartition(".")[2]), name)
+        short = self.__name__.rpartition(".")[2]
+        if name == "__path__" and not _is_package(short):  # runpy asks; answering loads nothing
+            raise AttributeError(f"{self.__name__!r} is a module, not a package")
+        return getattr(_resolve(short), name)
 
     def __setattr__(self, name: str, value) -> None:  # monkeypatching the stand-in patches it
         setattr(_resolve(self.__name__.rpartition(".")[2]), name, value)
@@ -129,10 +132,24 @@ def _stand_in(short: str) -> _ShortPath:
     stand_in = _ShortPath(f"{__name__}.{short}")
     for name in ("__loader__", "__package__", "__doc__"):  # these forward to the real module
         del vars(stand_in)[name]
-    # The import system reads `__spec__` of a module it finds in sys.modules; a light spec of
-    # its own keeps a plain `import tf_expander_pruning.<short>` from loading the module.
-    vars(stand_in)["__spec__"] = _ModuleSpec(stand_in.__name__, None)
+    # The import system (and runpy, for `python -m tf_expander_pruning.<short>`) reads the
+    # `__spec__` and `__path__` of a module it finds in sys.modules: a spec of the stand-in's own,
+    # pointing at the layer's file, keeps a plain import from loading the module.
+    location = _location(short)
+    if _is_package(short):
+        location = _os.path.join(location, "__init__.py")
+    else:
+        location += ".py"
+    vars(stand_in)["__spec__"] = _spec_from_file_location(stand_in.__name__, location)
     return stand_in
+
+
+def _location(short: str) -> str:
+    return _os.path.join(_os.path.dirname(__file__), *MODULES[short].split("."))
+
+
+def _is_package(short: str) -> bool:
+    return _os.path.isdir(_location(short))
 
 
 for _short in MODULES:

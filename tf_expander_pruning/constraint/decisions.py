@@ -91,15 +91,19 @@ def window_closes(upcoming: int | None, step: int, per_epoch: int | None, final:
                   last_update: int | None, recovery: int) -> bool:
     """Does this epoch end close a recovery window (is the try judged now)?
 
-    Yes when the next mask update (``upcoming``, None: none scheduled) comes before the next
-    epoch end (the last look at the current masks; a schedule step ``u`` updates during the
-    batch after which ``pruning_step == u``).  When no update is scheduled any more, once the
-    latest one had ``recovery`` steps to recover, or at the end of training (``final``)
-    whatever its age: the model that training returns is always judged.
+    Always at the end of training (``final``), whatever the age of the latest update and
+    whether or not the schedule had more to come: the model that training returns is always
+    judged (a fit that ends in the middle of a try hands back its last passing state).
+    Otherwise yes when the next mask update (``upcoming``, None: none scheduled) comes before
+    the next epoch end (the last look at the current masks; a schedule step ``u`` updates
+    during the batch after which ``pruning_step == u``); when no update is scheduled any more,
+    once the latest one had ``recovery`` steps to recover.
     """
+    if final:
+        return True
     if upcoming is not None:
         return not (per_epoch and upcoming > step + int(per_epoch))
-    if final or last_update is None:
+    if last_update is None:
         return True
     return step - last_update >= recovery
 

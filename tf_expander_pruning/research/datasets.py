@@ -59,8 +59,9 @@ from typing import Any
 
 import numpy as np
 
+from tf_expander_pruning.core.extras import MissingExtraError, require
 from tf_expander_pruning.research import spoken_words
-from tf_expander_pruning.research.paper_data import MissingExtraError, load_mnist1d, load_mnist_5k
+from tf_expander_pruning.research.paper_data import load_mnist1d, load_mnist_5k
 
 __all__ = [
     "load",
@@ -224,7 +225,8 @@ def _check_name(name: str) -> None:
 
 
 def _load_digits(split: str, test_fraction: float = 0.25, seed: int = 0):
-    from sklearn.datasets import load_digits
+    load_digits = require("sklearn.datasets", extra="research",
+                          feature="Data set 'digits'").load_digits
     from sklearn.model_selection import train_test_split
 
     digits = load_digits()

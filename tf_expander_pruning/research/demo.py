@@ -172,11 +172,9 @@ def _plot_tries(axis, history: list[dict]) -> None:
 
 def _plot(history: list[dict], accuracy_points: list[tuple[float, float]],
           dense_accuracy: float, pruned_accuracy: float, path: Path):
-    import matplotlib
+    from tf_expander_pruning.research.experiments.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     figure, (axis, tries_axis) = plt.subplots(1, 2, figsize=(13, 4.5))
     keys = sorted({(r["layer"], r["role"], r["gate"]) for r in history},
                   key=lambda k: (k[0], k[1], k[2] or ""))

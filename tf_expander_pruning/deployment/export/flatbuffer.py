@@ -1,4 +1,4 @@
-"""Reading a TFLite flatbuffer in pure Python (the schema module that ships with tflite-micro).
+"""Reading a TFLite flatbuffer in pure Python (`core.tflite_schema`: tflite-micro's schema module).
 
 Ops, tensor types and quantisation parameters, the signature names of inputs and outputs, and
 the ops TFLM's resolver registers.  No TensorFlow import.
@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from tf_expander_pruning.core.tflite_schema import tflite_schema
+
 __all__ = [
     "check_bytes",
     "list_ops",
@@ -22,14 +24,8 @@ __all__ = [
 ]
 
 
-def _schema():
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated
-
-    return schema_py_generated
-
-
 def _root(data: bytes):
-    return _schema().Model.GetRootAsModel(data, 0)
+    return tflite_schema().Model.GetRootAsModel(data, 0)
 
 
 def check_bytes(tflite_bytes) -> bytes:
@@ -46,7 +42,7 @@ def check_bytes(tflite_bytes) -> bytes:
 
 
 def _builtin_names() -> dict[int, str]:
-    ops = _schema().BuiltinOperator
+    ops = tflite_schema().BuiltinOperator
     return {value: name for name, value in vars(ops).items() if not name.startswith("_")}
 
 
@@ -61,7 +57,7 @@ def list_ops(tflite_bytes: bytes) -> list[str]:
     All subgraphs are included, so the body of a ``WHILE`` loop counts too.
     """
     data = check_bytes(tflite_bytes)
-    fb, names, model = _schema(), _builtin_names(), _root(data)
+    fb, names, model = tflite_schema(), _builtin_names(), _root(data)
     ops: set[str] = set()
     for s in range(model.SubgraphsLength()):
         graph = model.Subgraphs(s)
@@ -127,7 +123,7 @@ def tensor_info(tflite_bytes: bytes, which: str, position: int = 0) -> dict[str,
     ``which`` is ``"input"`` or ``"output"``; ``position`` counts in the main subgraph's order
     (the order LiteRT's ``get_input_details`` and TFLM's ``set_input`` use).
     """
-    fb = _schema()
+    fb = tflite_schema()
     graph = _root(tflite_bytes).Subgraphs(0)
     index = graph.Inputs(position) if which == "input" else graph.Outputs(position)
     tensor = graph.Tensors(index)
@@ -181,7 +177,7 @@ def quantization_of(tflite_bytes: bytes) -> str:
     * ``"float32"``: no quantised tensors (called ``"fp32"`` before issue 23).
     """
     data = check_bytes(tflite_bytes)
-    fb = _schema()
+    fb = tflite_schema()
     model = _root(data)
     graph0 = model.Subgraphs(0)
     integer = (fb.TensorType.INT8, fb.TensorType.UINT8, fb.TensorType.INT16)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tf_expander_pruning.core.extras import require_installed
 from tf_expander_pruning.core.validation import check_flag
 from tf_expander_pruning.deployment.export import arena_search
 from tf_expander_pruning.deployment.export.children import (
@@ -41,8 +42,13 @@ def _json_safe(plan: dict | None) -> dict | None:
     return {key: value for key, value in plan.items() if not key.endswith("_info")}
 
 
+#: The package each runtime needs (the [deploy] extra); the child process imports it.
+_RUNTIME_MODULES = {"tflm": "tflite_micro", "litert": "ai_edge_litert"}
+
+
 def _config(tmp: str, runtime: str, mode: str, arena: int | None, stream, masks,
             mask_plan) -> dict:
+    require_installed(_RUNTIME_MODULES[runtime], extra="deploy", feature=f"runtime={runtime!r}")
     return {
         "model": os.path.join(tmp, "m.tflite"),
         "inputs": os.path.join(tmp, "x.npy"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tf_expander_pruning.core.extras import require
 from tf_expander_pruning.core.keras_compat import tf
 from tf_expander_pruning.deployment.export.preparation import strip
 from tf_expander_pruning.deployment.export.step_plan import step_plan
@@ -63,7 +64,8 @@ def stepped_states(data: bytes, x: np.ndarray) -> np.ndarray:
     Every stream starts from zero states; each state output is dequantised and quantised again
     for its input (a plain copy when the two share a scale, as in the 16x8 step model).
     """
-    from ai_edge_litert.interpreter import Interpreter
+    Interpreter = require("ai_edge_litert.interpreter", extra="deploy",
+                          feature="Measuring streaming state error in LiteRT").Interpreter
 
     runner = Interpreter(model_content=data).get_signature_runner()
     ins, outs = runner.get_input_details(), runner.get_output_details()

@@ -10,15 +10,10 @@ prepared.  The input's range then equals the output's, which is all the values i
 
 from __future__ import annotations
 
+from tf_expander_pruning.core.tflite_schema import tflite_schema
 from tf_expander_pruning.deployment.export.flatbuffer import check_bytes
 
 __all__ = ["share_state_scales", "state_pairs"]
-
-
-def _schema():
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated
-
-    return schema_py_generated
 
 
 def _signature_tensors(model) -> tuple[dict[str, int], dict[str, int]]:
@@ -34,7 +29,7 @@ def _signature_tensors(model) -> tuple[dict[str, int], dict[str, int]]:
 
 def state_pairs(tflite_bytes: bytes) -> list[tuple[int, int]]:
     """``[(state_i tensor index, new_state_i tensor index), ...]`` of a streaming flatbuffer."""
-    model = _schema().Model.GetRootAs(check_bytes(tflite_bytes), 0)
+    model = tflite_schema().Model.GetRootAs(check_bytes(tflite_bytes), 0)
     inputs, outputs = _signature_tensors(model)
     pairs = []
     while f"state_{len(pairs)}" in inputs:
@@ -51,7 +46,7 @@ def share_state_scales(tflite_bytes: bytes) -> bytes:
     Raises a ValueError for a state that is not symmetric int16 per-tensor quantised (a 16x8
     model's states always are).
     """
-    schema = _schema()
+    schema = tflite_schema()
     data = bytearray(check_bytes(tflite_bytes))
     model = schema.Model.GetRootAs(data, 0)
     graph = model.Subgraphs(0)

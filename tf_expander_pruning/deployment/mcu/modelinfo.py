@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tf_expander_pruning.core.tflite_schema import tflite_schema
+
 __all__ = ["TensorInfo", "ModelInfo", "read_model", "RESOLVER_METHODS"]
 
 #: Builtin op -> ``MicroMutableOpResolver`` method, for every kernel in third_party/tflm.
@@ -68,12 +70,6 @@ class ModelInfo:
     outputs: tuple[TensorInfo, ...]
 
 
-def _schema():
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated
-
-    return schema_py_generated
-
-
 def _tensor(schema, graph, index: int, names: dict[int, str]) -> TensorInfo:
     tensor = graph.Tensors(index)
     kind = names[tensor.Type()]
@@ -94,7 +90,7 @@ def read_model(tflite_bytes: bytes) -> ModelInfo:
         raise TypeError(f"`tflite_bytes` must be bytes, got {type(tflite_bytes).__name__}.")
     if len(tflite_bytes) < 8 or bytes(tflite_bytes[4:8]) != b"TFL3":
         raise ValueError("`tflite_bytes` is not a TFLite flatbuffer (no 'TFL3' identifier).")
-    fb = _schema()
+    fb = tflite_schema()
     model = fb.Model.GetRootAsModel(bytes(tflite_bytes), 0)
     op_names = {v: k for k, v in vars(fb.BuiltinOperator).items() if not k.startswith("_")}
     type_names = {v: k for k, v in vars(fb.TensorType).items() if not k.startswith("_")}

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from tf_expander_pruning.core.extras import require
 from tf_expander_pruning.research.experiments.config import (
     CELLS,
     CRITERIA,
@@ -19,13 +20,14 @@ from tf_expander_pruning.research.experiments.config import (
 )
 from tf_expander_pruning.research.experiments.summary import summarize
 
-__all__ = ["plot_results", "plot_stopping_rule"]
+__all__ = ["plot_results", "plot_stopping_rule", "pyplot"]
 
 _COLORS = {"kernel": "tab:blue", "recurrent": "tab:orange"}
 
 
-def _pyplot():
-    import matplotlib
+def pyplot():
+    """``matplotlib.pyplot`` on the Agg backend (files, no window); needs the [research] extra."""
+    matplotlib = require("matplotlib", extra="research", feature="Plotting")
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -72,7 +74,7 @@ def _band(ax, result, variant, key, label, **kw) -> None:
 
 
 def _save(fig, out: Path, name: str, paths: list[Path]) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tight_layout may give up on long tick labels
         fig.tight_layout()
@@ -83,7 +85,7 @@ def _save(fig, out: Path, name: str, paths: list[Path]) -> None:
 
 def _plot_accuracy(result, title, out, paths) -> None:
     """Accuracy vs sparsity with the rounds where the Ramanujan criteria fail marked."""
-    fig, ax = _pyplot().subplots(figsize=(7, 4.5))
+    fig, ax = pyplot().subplots(figsize=(7, 4.5))
     _band(ax, result, "both", "accuracy", "magnitude, both roles")
     _band(ax, result, "random", "accuracy", "random mask, both roles", ls="--")
     variants = result.summary["variants"]
@@ -109,7 +111,7 @@ def _plot_accuracy(result, title, out, paths) -> None:
 
 def _plot_delta_r(result, title, out, paths) -> None:
     """Delta_r per weight (whole and per gate) vs sparsity, magnitude vs random masks."""
-    fig, axes = _pyplot().subplots(1, 2, figsize=(10, 4), sharey=False)
+    fig, axes = pyplot().subplots(1, 2, figsize=(10, 4), sharey=False)
     gates = [g for g in CELLS[result.config.cell][1] if g is not None]
     variants = result.summary["variants"]
     for ax, weight in zip(axes, ("kernel", "recurrent"), strict=True):
@@ -133,7 +135,7 @@ def _plot_delta_r(result, title, out, paths) -> None:
 
 def _plot_noise(result, title, out, paths) -> None:
     """Clean and noisy test accuracy vs sparsity."""
-    fig, ax = _pyplot().subplots(figsize=(7, 4.5))
+    fig, ax = pyplot().subplots(figsize=(7, 4.5))
     variants = result.summary["variants"]
     first = variants.get("both", next(iter(variants.values())))["curve"][0]
     noise_keys = [k for k in first if k.startswith("accuracy_") and not k.endswith("_std")]
@@ -152,7 +154,7 @@ def _plot_noise(result, title, out, paths) -> None:
 
 def _plot_roles(result, title, out, paths) -> None:
     """W_xh only vs W_hh only vs both."""
-    fig, ax = _pyplot().subplots(figsize=(7, 4.5))
+    fig, ax = pyplot().subplots(figsize=(7, 4.5))
     for variant, label in (("kernel", "W_xh only"), ("recurrent", "W_hh only"), ("both", "both")):
         if variant in result.summary["variants"]:
             _band(ax, result, variant, "accuracy", label)
@@ -167,7 +169,7 @@ def _plot_unrolled(result, title, out, paths) -> None:
     """Normalised spectral gap of the unrolled layer (skipped when it was not analysed)."""
     if not any(r.get("unrolled_spectral_gap") is not None for r in result.rounds):
         return
-    fig, ax = _pyplot().subplots(figsize=(7, 4.5))
+    fig, ax = pyplot().subplots(figsize=(7, 4.5))
     for variant, style in (("both", "-"), ("kernel", "-."), ("recurrent", ":"), ("random", "--")):
         curve = _curve(result, variant, "unrolled_gap_normalized")
         if curve is not None:
@@ -184,7 +186,7 @@ def _plot_criteria(result, title, out, paths) -> None:
     if "both" not in result.summary["variants"]:
         return
     aggregate = result.summary["variants"]["both"]["aggregate"]
-    fig, ax = _pyplot().subplots(figsize=(8, 4.5))
+    fig, ax = pyplot().subplots(figsize=(8, 4.5))
     labels, means, stds, cols = [], [], [], []
     for weight in ("kernel", "recurrent"):
         for criterion in CRITERIA:
@@ -234,7 +236,7 @@ def plot_stopping_rule(
     summary: dict[str, Any], rows: Sequence[dict[str, Any]], path: str | os.PathLike
 ) -> Path:
     """Accuracy vs layer sparsity of every stopping-rule method (``summarize_stopping_rule``)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     fixed = [(m, e) for m, e in summary.items() if m.startswith("fixed_") or m == "dense"]
     ax.errorbar(
