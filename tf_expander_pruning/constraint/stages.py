@@ -50,8 +50,8 @@ Records = list[dict[str, Any]]
 
 @dataclass
 class SafePoint:
-    """Masks (by entry index) and trainable weight values of the last state that passed both
-    tests; ``sparsity`` by entry index for the messages."""
+    """Masks (by entry index), trainable weight values and the schedule ``step`` of the last
+    state that passed both tests (the default -1: none taken yet)."""
 
     masks: dict[int, np.ndarray] = field(default_factory=dict)
     weights: list[np.ndarray] = field(default_factory=list)
