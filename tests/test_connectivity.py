@@ -172,3 +172,20 @@ def test_ramanujan_criterion_fails_a_disconnected_graph_that_delta_r_passes():
     assert criterion.verdict(split) is False
     assert criterion.verdict(joined) is True
     assert Criterion("spectral_gap", 0.0, "fail").verdict(split) == (split.delta_s >= 0)
+
+
+@pytest.mark.parametrize("shape", [(8, 32), (32, 32), (48, 12), (1, 5), (64, 256)])
+def test_dense_components_equal_csgraph_on_the_block_graph(shape):
+    """The dense-pattern count against an independent one: csgraph on the full (m+n) block
+    adjacency, isolated nodes subtracted."""
+    from tf_expander_pruning.analysis.spectral.connectivity import dense_components
+
+    rng = np.random.default_rng(sum(shape))
+    m, n = shape
+    for density in (0.0, 0.02, 0.05, 0.1, 0.3, 0.9):
+        pattern = rng.random(shape) < density
+        block = np.zeros((m + n, m + n), bool)
+        block[:m, m:], block[m:, :m] = pattern, pattern.T
+        count, _ = scipy.sparse.csgraph.connected_components(block, directed=False)
+        isolated = int((~block.any(axis=1)).sum())
+        assert dense_components(pattern) == count - isolated, (shape, density)

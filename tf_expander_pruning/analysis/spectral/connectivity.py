@@ -1,7 +1,8 @@
 """Connected components of a bipartite graph after its isolated nodes are dropped.
 
-Cheap next to the singular values: ``scipy.sparse.csgraph`` on the edges (``O(edges)``), or on
-the Gram path a breadth-first sweep of the Gram matrix that is already there.
+Cheap next to the singular values: ``scipy.sparse.csgraph`` on the edges (``O(edges)``), on
+the Gram path a breadth-first sweep of the Gram matrix that is already there, and for a small
+dense pattern the same sweep on the pattern's Gram matrix (building a CSR costs more there).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import numpy as np
 import scipy.sparse
 import scipy.sparse.csgraph
 
-__all__ = ["bipartite_components", "gram_components"]
+__all__ = ["bipartite_components", "dense_components", "gram_components"]
 
 
 def bipartite_components(graph) -> int:
@@ -32,6 +33,16 @@ def bipartite_components(graph) -> int:
     isolated = int(np.count_nonzero(np.diff(csr.indptr) == 0))
     isolated += n - int(np.count_nonzero(np.bincount(csr.indices, minlength=n)))
     return int(count) - isolated
+
+
+def dense_components(nonzero: np.ndarray) -> int:
+    """:func:`bipartite_components` of a dense ``(m, n)`` edge pattern (``nonzero``, bool),
+    through the ``min(m, n)``-square Gram matrix of the pattern (:func:`gram_components`):
+    no CSR to build, which for the small gate matrices of a recurrent layer costs more than
+    the count.  Exact: the products of 0/1 entries are nonnegative counts."""
+    pattern = np.asarray(nonzero, dtype=np.float32)
+    gram = pattern @ pattern.T if pattern.shape[0] <= pattern.shape[1] else pattern.T @ pattern
+    return gram_components(gram)
 
 
 def gram_components(gram: np.ndarray) -> int:

@@ -9,7 +9,7 @@ import scipy.sparse
 
 from tf_expander_pruning.analysis.spectral import solvers
 from tf_expander_pruning.analysis.spectral.connectivity import (
-    bipartite_components,
+    dense_components,
     gram_components,
 )
 from tf_expander_pruning.analysis.spectral.report import (
@@ -62,7 +62,7 @@ class DenseGraph:
         if self.solver == "svd":
             core = self.values[self.left_degree > 0][:, self.right_degree > 0]
             sigma, _ = solvers.solve(core, 2, None, None)
-            return self.report(sigma, bipartite_components(self._nonzero))
+            return self.report(sigma, dense_components(self._nonzero))
         # Isolated nodes only add zero rows and columns to the Gram matrix: no need to drop
         # them for the spectrum.
         gram = solvers.gram(self.values)
@@ -74,7 +74,7 @@ class DenseGraph:
         integer counts) or, weighted, from the edge pattern (a product of tiny ``|w|`` could
         underflow to 0)."""
         if self.weighted:
-            return bipartite_components(scipy.sparse.csr_matrix(self._nonzero))
+            return dense_components(self._nonzero)
         return gram_components(gram)
 
     def report(self, sigma: np.ndarray, components: int) -> SpectralReport:
