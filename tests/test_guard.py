@@ -172,3 +172,35 @@ def test_the_end_of_training_always_judges_the_try_even_with_updates_still_sched
     # With no update left, an epoch end judges once the recovery window has passed.
     assert not window_closes(None, 10, 10, False, 5, 20)
     assert window_closes(None, 30, 10, False, 5, 20)
+
+
+@pytest.mark.slow
+def test_a_fit_that_ends_mid_schedule_rolls_a_failing_try_back_unfrozen_and_the_next_fit_goes_on():
+    """The last epoch's try fails (a reference of 1.0 no model reaches): the fit returns the
+    state before it bit for bit, unfrozen because the schedule has updates to come, so a
+    second fit() call prunes again (before: no judgement at all, then a freeze)."""
+    keras.utils.set_random_seed(2)
+    x, y = X[:256], Y[:256]
+    model = keras.Sequential([keras.Input((T, 2)), keras.layers.SimpleRNN(8),
+                              keras.layers.Dense(4)])
+    pruned = prune_rnn(model, GeometricSchedule(rate=0.3, frequency=14), roles=("W_hh",))
+    pruned.compile(keras.optimizers.Adam(1e-3), LOSS, metrics=["accuracy"])
+    (entry,) = pruned_weights(pruned)
+    start_weights = [w.copy() for w in pruned.get_weights()]
+    start_mask = entry.mask.numpy().copy()
+    constraint = RamanujanConstraint(verbose=0, baseline=1.0, max_drop=0.0)
+    callbacks = [tfmot.sparsity.keras.UpdatePruningStep(), constraint]
+    # 8 steps an epoch, updates at steps 14, 28, ...: the try of step 14 would be judged at
+    # the epoch end before step 28, after the fit's end at step 16, which judges it instead.
+    pruned.fit(x, y, batch_size=32, epochs=2, verbose=0, validation_data=(X_VAL, Y_VAL),
+               callbacks=callbacks)
+    assert [r["action"] for r in constraint.history if r["stopped_by"] == "guard"] == ["retry"]
+    assert not bool(entry.frozen.numpy())
+    np.testing.assert_array_equal(entry.mask.numpy(), start_mask)
+    for got, want in zip(pruned.get_weights(), start_weights, strict=True):
+        if got.dtype.kind == "f" and got.shape == want.shape and got.size > 1:
+            np.testing.assert_array_equal(got, want)
+    # Not frozen: a second fit prunes again (here with the step callback alone, so nothing
+    # judges and rolls back what it pruned).
+    pruned.fit(x, y, batch_size=32, epochs=3, verbose=0, callbacks=callbacks[:1])
+    assert (entry.mask.numpy() == 0).any()

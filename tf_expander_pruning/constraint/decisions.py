@@ -358,7 +358,8 @@ def freeze_after_pass(search: KneeSearch, index: int, sparsity: float, frozen: s
 def freeze_after_fail(search: KneeSearch, index: int, sparsity: float, final: bool,
                       frozen: set[int]) -> bool:
     """The matrix's try at ``sparsity`` failed and is rolled back to its safe point: freeze it
-    there (its search is over, training ends, or it was frozen already) rather than retry?"""
+    there (its search is over, training ends with no update left in the schedule, or it was
+    frozen already) rather than retry?  ``final``: training ends and the schedule is over."""
     return search.reject(index, sparsity) or final or index in frozen
 
 

@@ -187,6 +187,7 @@ class GuardStage:
         self.started = False  # has any mask changed since the fit began?
         self.waited: set[int] = set()  # matrices whose current try already had an extra window
         self.last_value: tuple[str, float, int] | None = None
+        self.more_scheduled = False  # at the last look: does the schedule have updates to come?
 
     def start(self, model, step: int) -> None:
         self.safe = take_safe_point(model, self.entries, step, self.adapter)
@@ -199,8 +200,10 @@ class GuardStage:
             frozen: set[int], final: bool = False) -> bool:
         """Does this epoch end close a recovery window?  (:func:`~.decisions.window_closes`
         on the watcher's schedule arithmetic.)"""
-        return window_closes(watcher.next_update(step + 1, frozen), step, per_epoch, final,
-                             watcher.last_update, watcher.recovery_steps(per_epoch, frozen))
+        upcoming = watcher.next_update(step + 1, frozen)
+        self.more_scheduled = upcoming is not None
+        return window_closes(upcoming, step, per_epoch, final, watcher.last_update,
+                             watcher.recovery_steps(per_epoch, frozen))
 
     def epoch_end(self, model, logs: dict[str, Any], step: int, epoch: int,
                   due: bool, frozen: set[int], final: bool = False) -> Records:
@@ -290,7 +293,10 @@ class GuardStage:
         for index in moved:
             entry = self.entries[index]
             size = self.search.step_size(index, failing[index])
-            done = freeze_after_fail(self.search, index, failing[index], final, frozen)
+            # A fit that ends with updates still scheduled rolls back without freezing: the
+            # next fit (a notebook's second fit() call) goes on with the search.
+            ends = final and not self.more_scheduled
+            done = freeze_after_fail(self.search, index, failing[index], ends, frozen)
             back = mask_sparsity(self.safe.masks[index])
             if done:
                 first = index not in frozen
