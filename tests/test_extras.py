@@ -118,3 +118,17 @@ def test_conversion_and_flatbuffer_reading_work_without_the_runtimes(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "FULLY_CONNECTED" in done.stdout or "WHILE" in done.stdout, done.stdout
     assert "quantization" in done.stdout
+
+
+def test_the_demo_without_scikit_learn_says_which_extra_without_a_traceback(monkeypatch, capsys,
+                                                                           tmp_path):
+    from tf_expander_pruning.research import demo
+
+    for name in [n for n in sys.modules if n == "sklearn" or n.startswith("sklearn.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    assert demo.main(["--out", str(tmp_path / "out")]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("demo: error: Data set 'digits' needs the package 'scikit-learn'")
+    assert 'pip install "tf_expander_pruning[research]"' in error
+    assert "Traceback" not in error

@@ -9,6 +9,8 @@ import argparse
 import importlib
 import sys
 
+from tf_expander_pruning.core.extras import MissingExtraError
+
 # Sub-command name -> module under tf_expander_pruning.cli.commands.
 COMMANDS = {
     "inspect": "inspect",
@@ -46,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args._run(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError, OSError) as error:
+    except (ValueError, TypeError, FileNotFoundError, OSError, MissingExtraError) as error:
         print(f"tf-expander {args.command}: error: {error}", file=sys.stderr)
         return 1
 

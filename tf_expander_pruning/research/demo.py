@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from tf_expander_pruning.core.extras import MissingExtraError
 from tf_expander_pruning.core.keras_compat import keras, tf  # noqa: E402
 from tf_expander_pruning.research.classifier import (
     accuracy,
@@ -312,8 +313,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-export", action="store_true", help="skip the TFLite part")
     args = parser.parse_args(argv)
     tf.get_logger().setLevel("ERROR")
-    run(args.out, units=args.units, dense_epochs=args.dense_epochs,
-        prune_epochs=args.prune_epochs, export=not args.no_export)
+    try:
+        run(args.out, units=args.units, dense_epochs=args.dense_epochs,
+            prune_epochs=args.prune_epochs, export=not args.no_export)
+    except MissingExtraError as error:  # a lean install: say which extra, not a traceback
+        print(f"demo: error: {error}", file=sys.stderr)
+        return 1
     return 0
 
 
