@@ -26,7 +26,8 @@ def test_demo_writes_report_and_outputs(demo_run):
 
 @pytest.mark.slow
 def test_demo_runs_as_a_module():
-    """``make demo`` runs ``python -m tf_expander_pruning.demo``: the short path must start."""
+    """``python -m tf_expander_pruning.demo``, the short path of the module ``make demo`` runs
+    (``tf_expander_pruning.research.demo``), must start too."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     done = subprocess.run([sys.executable, "-m", "tf_expander_pruning.demo", "--help"],
                           capture_output=True, text=True, env=env, timeout=300)

@@ -136,11 +136,8 @@ def _stand_in(short: str) -> _ShortPath:
     # `__spec__` and `__path__` of a module it finds in sys.modules: a spec of the stand-in's own,
     # pointing at the layer's file, keeps a plain import from loading the module.
     location = _location(short)
-    if _is_package(short):
-        location = _os.path.join(location, "__init__.py")
-    else:
-        location += ".py"
-    vars(stand_in)["__spec__"] = _spec_from_file_location(stand_in.__name__, location)
+    source = _os.path.join(location, "__init__.py") if _is_package(short) else location + ".py"
+    vars(stand_in)["__spec__"] = _spec_from_file_location(stand_in.__name__, source)
     return stand_in
 
 

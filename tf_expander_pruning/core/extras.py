@@ -38,8 +38,7 @@ def require(module: str, *, extra: str, feature: str) -> ModuleType:
         extra: a key of :data:`EXTRAS` whose distributions include the module's.
         feature: what needs it, for the message (``"runtime='litert'"``, ``"the plots"``).
     """
-    if extra not in EXTRAS:
-        raise ValueError(f"`extra` must be one of {tuple(EXTRAS)}; got {extra!r}.")
+    _check_extra(extra)
     try:
         return importlib.import_module(module)
     except ImportError as error:
@@ -48,10 +47,14 @@ def require(module: str, *, extra: str, feature: str) -> ModuleType:
 
 def require_installed(module: str, *, extra: str, feature: str) -> None:
     """Like :func:`require`, without importing: for a module a child process will import."""
-    if extra not in EXTRAS:
-        raise ValueError(f"`extra` must be one of {tuple(EXTRAS)}; got {extra!r}.")
+    _check_extra(extra)
     if importlib.util.find_spec(module.split(".")[0]) is None:
         raise _missing(module, extra, feature)
+
+
+def _check_extra(extra: str) -> None:
+    if extra not in EXTRAS:
+        raise ValueError(f"`extra` must be one of {tuple(EXTRAS)}; got {extra!r}.")
 
 
 def _missing(module: str, extra: str, feature: str) -> MissingExtraError:
